@@ -1,0 +1,1 @@
+"""Modelyard: a self-hosted model registry with gated promotion and one-call rollback."""

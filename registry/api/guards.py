@@ -1,0 +1,65 @@
+"""Checks and headers around every request: request id, JSON limits, security headers."""
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Flask, abort, current_app, g, request
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def json_depth(body: bytes) -> int:
+    """Deepest nesting of arrays/objects in a JSON text, ignoring brackets inside strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _assign_request_id() -> None:
+    given = request.headers.get("X-Request-Id", "")
+    g.request_id = given if REQUEST_ID.match(given) else str(uuid.uuid4())
+
+
+def _limit_json() -> None:
+    """Too deep a body would exhaust the parser's recursion: refuse it before parsing."""
+    if not request.is_json or request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    limit = current_app.config["MODELYARD"]["api"]["max_json_depth"]
+    body = request.get_data(cache=True)  # bounded by MAX_CONTENT_LENGTH (413 beyond it)
+    if body.count(b"[") + body.count(b"{") > limit and json_depth(body) > limit:
+        abort(400, description=f"JSON nested deeper than {limit} levels")
+
+
+def _finish(response):
+    response.headers["X-Request-Id"] = g.get("request_id", "")
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def install_guards(app: Flask) -> None:
+    app.before_request(_assign_request_id)
+    app.before_request(_limit_json)
+    app.after_request(_finish)

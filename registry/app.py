@@ -1,0 +1,47 @@
+"""The application factory."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from flask import Flask
+from prometheus_client import CollectorRegistry
+from prometheus_flask_exporter import PrometheusMetrics
+
+from registry.api import register_api
+from registry.config import load_config
+from registry.db import database, open_database
+from registry.migrate import upgrade
+
+
+def _open_connection() -> None:
+    database.connect(reuse_if_open=True)
+
+
+def _close_connection(_exc) -> None:
+    if not database.is_closed():
+        database.close()
+
+
+def create_app(overrides: Mapping | None = None, *, environ: Mapping[str, str] | None = None,
+               config: dict | None = None) -> Flask:
+    """Build the app: validated config, database bound (and upgraded when configured), routes.
+
+    Raises ConfigError for a bad configuration.
+    """
+    config = config or load_config(overrides, environ)
+    Path(config["server"]["data_dir"]).mkdir(parents=True, exist_ok=True)
+    app = Flask("registry")
+    app.config["MODELYARD"] = config
+    app.config["MAX_CONTENT_LENGTH"] = config["api"]["max_json_bytes"]
+    app.json.sort_keys = False
+    open_database(config)
+    if config["server"]["auto_migrate"]:
+        with database.connection_context():
+            upgrade()
+    app.before_request(_open_connection)
+    app.teardown_appcontext(_close_connection)
+    register_api(app)
+    PrometheusMetrics(app, registry=CollectorRegistry(), path="/metrics",
+                      group_by="url_rule", default_labels={})
+    return app

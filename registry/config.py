@@ -1,0 +1,145 @@
+"""Configuration: defaults file -> MODELYARD_CONFIG file -> environment -> explicit overrides.
+
+`config/defaults.toml` is the only place defaults live; this module only knows each key's type
+and bounds, so a value from any layer is validated the same way.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+import urllib.parse
+from pathlib import Path
+from typing import Any, Mapping
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "config" / "defaults.toml"
+SECRET_KEYS = {("database", "url")}
+REDACTED = "********"
+
+
+class ConfigError(Exception):
+    """A configuration key is unknown or has a bad value; the message names the key."""
+
+
+def _int(minimum: int, maximum: int) -> fields.Integer:
+    return fields.Integer(required=True, validate=validate.Range(minimum, maximum))
+
+
+class ServerSchema(ma.Schema):
+    host = fields.String(required=True, validate=validate.Length(min=1))
+    port = _int(0, 65535)
+    data_dir = fields.String(required=True, validate=validate.Length(min=1))
+    threads = _int(1, 256)
+    auto_migrate = fields.Boolean(required=True)
+
+
+class DatabaseSchema(ma.Schema):
+    url = fields.String(required=True)
+    pool_size = _int(1, 1000)
+    pool_stale_timeout_s = _int(1, 86400)
+    busy_timeout_ms = _int(0, 600_000)
+
+    @ma.validates("url")
+    def _known_scheme(self, value: str, **_: Any) -> None:
+        if value and not value.startswith(("sqlite:", "postgres://", "postgresql://")):
+            raise ma.ValidationError("must be empty, sqlite:///PATH or postgresql://...")
+
+
+class ApiSchema(ma.Schema):
+    max_json_bytes = _int(1024, 1 << 30)
+    max_json_depth = _int(2, 1000)
+    default_page_size = _int(1, 1000)
+    max_page_size = _int(1, 10000)
+    idempotency_ttl_s = _int(1, 30 * 86400)
+    events_max_wait_s = _int(0, 600)
+
+
+SECTIONS: dict[str, type[ma.Schema]] = {
+    "server": ServerSchema,
+    "database": DatabaseSchema,
+    "api": ApiSchema,
+}
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _merge(base: dict, layer: Mapping, origin: str) -> None:
+    for section, values in layer.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"{origin}: unknown config section '{section}'")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{origin}: '{section}' must be a table of keys")
+        for key, value in values.items():
+            if key not in base[section]:
+                raise ConfigError(f"{origin}: unknown config key '{section}.{key}'")
+            base[section][key] = value
+
+
+def _from_environment(defaults: dict, environ: Mapping[str, str]) -> dict:
+    layer: dict[str, dict] = {}
+    if environ.get("DATABASE_URL"):
+        layer.setdefault("database", {})["url"] = environ["DATABASE_URL"]
+    for section, keys in defaults.items():
+        for key in keys:
+            name = f"MODELYARD_{section}_{key}".upper()
+            if name in environ:
+                layer.setdefault(section, {})[key] = environ[name]
+    return layer
+
+
+def _validate(merged: dict) -> dict:
+    result = {}
+    for section, schema in SECTIONS.items():
+        try:
+            result[section] = schema().load(merged[section])
+        except ma.ValidationError as exc:
+            key, messages = next(iter(exc.messages.items()))
+            raise ConfigError(f"config key '{section}.{key}': {' '.join(map(str, messages))}") from None
+    return result
+
+
+def load_config(overrides: Mapping | None = None, environ: Mapping[str, str] | None = None) -> dict:
+    """Build the validated configuration.
+
+    Guarantees every section and key of defaults.toml is present with a valid value.
+    Raises ConfigError naming the first unknown key or bad value.
+    """
+    environ = os.environ if environ is None else environ
+    defaults = _read_toml(DEFAULTS_PATH)
+    merged = copy.deepcopy(defaults)
+    if environ.get("MODELYARD_CONFIG"):
+        path = Path(environ["MODELYARD_CONFIG"])
+        _merge(merged, _read_toml(path), str(path))
+    _merge(merged, _from_environment(defaults, environ), "environment")
+    _merge(merged, overrides or {}, "overrides")
+    return _validate(merged)
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password (if any) replaced, so host and database stay readable."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", f":{REDACTED}@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def redacted(config: Mapping) -> dict:
+    """A copy of the configuration with secret values replaced, safe to print or log."""
+    shown = copy.deepcopy(dict(config))
+    shown["database"]["url"] = redact_url(shown["database"]["url"])
+    for section, key in SECRET_KEYS - {("database", "url")}:
+        if shown.get(section, {}).get(key):
+            shown[section][key] = REDACTED
+    return shown

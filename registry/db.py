@@ -1,0 +1,77 @@
+"""The one database object, how it is opened, and the transaction/locking helpers.
+
+Models bind to `database`, a proxy initialised by `open_database`; `webhooks/` shares it so an
+outbox row joins the caller's transaction.
+"""
+from __future__ import annotations
+
+import urllib.parse
+from pathlib import Path
+
+from peewee import Database, DatabaseProxy, PostgresqlDatabase, Query, SqliteDatabase
+from playhouse.pool import PooledPostgresqlDatabase
+
+database = DatabaseProxy()
+
+
+def database_url(config: dict) -> str:
+    """The configured URL, or the embedded SQLite file under the data folder."""
+    url = config["database"]["url"]
+    if url:
+        return url
+    path = Path(config["server"]["data_dir"]).resolve() / "modelyard.db"
+    return f"sqlite:///{path}"
+
+
+def _sqlite(path: str, config: dict) -> SqliteDatabase:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    busy_ms = config["database"]["busy_timeout_ms"]
+    return SqliteDatabase(
+        path,
+        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal",
+                 "busy_timeout": busy_ms},
+        timeout=busy_ms / 1000,
+        lock_type="IMMEDIATE",  # writers take the lock at BEGIN, so no deadlock on upgrade
+        check_same_thread=False,
+    )
+
+
+def _postgres(parts: urllib.parse.SplitResult, config: dict) -> PostgresqlDatabase:
+    return PooledPostgresqlDatabase(
+        parts.path.lstrip("/"),
+        user=urllib.parse.unquote(parts.username or "") or None,
+        password=urllib.parse.unquote(parts.password or "") or None,
+        host=parts.hostname or None,
+        port=parts.port or None,
+        max_connections=config["database"]["pool_size"],
+        stale_timeout=config["database"]["pool_stale_timeout_s"],
+        timeout=30,
+        autorollback=False,
+    )
+
+
+def open_database(config: dict) -> Database:
+    """Create the database for the configuration and bind the shared proxy to it."""
+    url = database_url(config)
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "sqlite":
+        db = _sqlite(urllib.parse.unquote(parts.path), config)
+    else:
+        db = _postgres(parts, config)
+    database.initialize(db)
+    return db
+
+
+def is_postgres() -> bool:
+    return isinstance(database.obj, PostgresqlDatabase)
+
+
+def write_transaction():
+    """One use case's transaction; on SQLite it begins IMMEDIATE (set on the database)."""
+    return database.atomic()
+
+
+def locked(query: Query) -> Query:
+    """`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's IMMEDIATE transaction already serialises
+    writers, and peewee refuses FOR UPDATE there."""
+    return query.for_update() if is_postgres() else query

@@ -1,0 +1,53 @@
+"""Domain errors name the condition; registry/api maps them to HTTP problems."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base class. `extensions` are extra facts a client can act on."""
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class NotFound(DomainError):
+    pass
+
+
+class ModelNotFound(NotFound):
+    pass
+
+
+class VersionNotFound(NotFound):
+    pass
+
+
+class Conflict(DomainError):
+    """The request is valid but conflicts with the current state."""
+
+
+class ModelExists(Conflict):
+    pass
+
+
+class StageConflict(Conflict):
+    pass
+
+
+class InvalidInput(DomainError):
+    """Well-formed but unacceptable content (422)."""
+
+
+class BadFilter(InvalidInput):
+    """A filter or order_by expression that does not parse; `position` is the 0-based offset."""
+
+
+class IdempotencyMismatch(InvalidInput):
+    pass
+
+
+class StaleVersion(DomainError):
+    """A compare-and-set lost: someone changed the state first."""

@@ -1,0 +1,202 @@
+"""Peewee tables. Invariants that matter are constraints here, not Python checks."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from peewee import (SQL, BigIntegerField, BooleanField, CharField, DoubleField, ForeignKeyField,
+                    IntegerField, Model, TextField)
+
+from registry.db import database
+
+STAGES = ("none", "staging", "production", "archived")
+HELD_STAGES = ("staging", "production")  # at most one holder per model
+STATUSES = ("pending", "ready")
+METRIC_SOURCES = ("training", "evaluation", "live")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCTimestampField(BigIntegerField):
+    """An instant as integer microseconds since the epoch: exact, sortable and portable."""
+
+    def db_value(self, value):
+        if value is None or isinstance(value, int):
+            return value
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+        return delta // dt.timedelta(microseconds=1)
+
+    def python_value(self, value):
+        if value is None:
+            return None
+        return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=value)
+
+
+class JSONTextField(TextField):
+    """JSON kept as text; read whole, never queried inside."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class RegisteredModel(BaseModel):
+    name = CharField(max_length=128, unique=True)
+    description = TextField(default="")
+    last_version = IntegerField(default=0)  # version counter: numbers are never reused
+    created_at = UTCTimestampField(default=utcnow)
+    updated_at = UTCTimestampField(default=utcnow)
+
+
+class ModelTag(BaseModel):
+    model = ForeignKeyField(RegisteredModel, on_delete="CASCADE", backref="tag_rows")
+    key = CharField(max_length=128)
+    value = CharField(max_length=512)
+
+    class Meta:
+        indexes = ((("model", "key"), True), (("key", "value"), False))
+
+
+class ModelVersion(BaseModel):
+    model = ForeignKeyField(RegisteredModel, on_delete="CASCADE", backref="versions")
+    version = IntegerField()
+    description = TextField(default="")
+    status = CharField(max_length=16, default="pending")
+    stage = CharField(max_length=16, default="none")
+    stage_since = UTCTimestampField(null=True)
+    rolled_back = BooleanField(default=False)
+    source_uri = TextField(null=True)
+    parent_version = IntegerField(null=True)
+    run_id = CharField(max_length=256, null=True, index=True)
+    run_experiment = CharField(max_length=256, null=True, index=True)
+    run_uri = TextField(null=True)
+    run_started_at = UTCTimestampField(null=True)
+    run_ended_at = UTCTimestampField(null=True)
+    dataset_name = CharField(max_length=256, null=True)
+    dataset_version = CharField(max_length=256, null=True)
+    dataset_digest = CharField(max_length=256, null=True)
+    code_repo = TextField(null=True)
+    code_commit = CharField(max_length=256, null=True)
+    code_branch = CharField(max_length=256, null=True)
+    env_python = CharField(max_length=64, null=True)
+    env_requirements = JSONTextField(null=True)
+    created_at = UTCTimestampField(default=utcnow, index=True)
+    updated_at = UTCTimestampField(default=utcnow)
+
+    class Meta:
+        indexes = ((("model", "version"), True),)
+
+
+ModelVersion.add_index(
+    ModelVersion.index(ModelVersion.model, ModelVersion.stage, unique=True,
+                       name="model_version_one_holder_per_stage")
+    .where(SQL("stage IN ('staging', 'production')")))
+
+
+class VersionTag(BaseModel):
+    version = ForeignKeyField(ModelVersion, on_delete="CASCADE", backref="tag_rows")
+    key = CharField(max_length=128)
+    value = CharField(max_length=512)
+
+    class Meta:
+        indexes = ((("version", "key"), True), (("key", "value"), False))
+
+
+class Param(BaseModel):
+    """A run parameter: numbers compare as numbers, everything else as text."""
+    version = ForeignKeyField(ModelVersion, on_delete="CASCADE", backref="param_rows")
+    key = CharField(max_length=256)
+    value_json = TextField()  # the value as given (str, number or bool), JSON-encoded
+    value_text = CharField(max_length=1024, null=True)
+    value_num = DoubleField(null=True)
+
+    class Meta:
+        indexes = ((("version", "key"), True), (("key", "value_num"), False),
+                   (("key", "value_text"), False))
+
+
+class Metric(BaseModel):
+    """Append-only metric history."""
+    version = ForeignKeyField(ModelVersion, on_delete="CASCADE", backref="metric_rows")
+    key = CharField(max_length=256)
+    value = DoubleField()
+    source = CharField(max_length=16)
+    recorded_at = UTCTimestampField(default=utcnow)
+
+    class Meta:
+        indexes = ((("version", "key", "recorded_at"), False),)
+
+
+class MetricValue(BaseModel):
+    """Search index: the newest training/evaluation value of each metric of a version."""
+    version = ForeignKeyField(ModelVersion, on_delete="CASCADE", backref="metric_values")
+    key = CharField(max_length=256)
+    value = DoubleField()
+    recorded_at = UTCTimestampField()
+
+    class Meta:
+        indexes = ((("version", "key"), True), (("key", "value"), False))
+
+
+class StageMove(BaseModel):
+    """Append-only history: one row per change of a stage's holder."""
+    model = ForeignKeyField(RegisteredModel, on_delete="CASCADE", backref="stage_moves")
+    stage = CharField(max_length=16)
+    from_version = IntegerField(null=True)
+    to_version = IntegerField(null=True)
+    action = CharField(max_length=16)
+    actor = CharField(max_length=256)
+    reason = TextField(null=True)
+    forced = BooleanField(default=False)
+    evaluation_id = BigIntegerField(null=True)
+    at = UTCTimestampField(default=utcnow)
+
+    class Meta:
+        indexes = ((("model", "stage", "at"), False),)
+
+
+class Counter(BaseModel):
+    """Named counters allocated under a row lock, so allocation order is commit order."""
+    name = CharField(max_length=64, primary_key=True)
+    value = BigIntegerField(default=0)
+
+
+class Event(BaseModel):
+    seq = BigIntegerField(primary_key=True)
+    event_id = CharField(max_length=36, unique=True)
+    type = CharField(max_length=64)
+    model = CharField(max_length=128, null=True)
+    version = IntegerField(null=True)
+    actor = CharField(max_length=256)
+    at = UTCTimestampField(default=utcnow)
+    data = JSONTextField(default=dict)
+
+    class Meta:
+        indexes = ((("model", "seq"), False), (("type", "seq"), False))
+
+
+class IdempotencyKey(BaseModel):
+    scope = CharField(max_length=256)  # actor + operation + target
+    key = CharField(max_length=256)
+    request_hash = CharField(max_length=64)
+    response = JSONTextField()
+    created_at = UTCTimestampField(default=utcnow)
+
+    class Meta:
+        indexes = ((("scope", "key"), True),)
+
+
+TABLES = [RegisteredModel, ModelTag, ModelVersion, VersionTag, Param, Metric, MetricValue,
+          StageMove, Counter, Event, IdempotencyKey]

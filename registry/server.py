@@ -1,0 +1,34 @@
+"""Running the app under gunicorn (gthread) from `modelyard serve`."""
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from registry.app import create_app
+from registry.db import database, open_database
+from registry.migrate import upgrade
+
+
+class _Server(BaseApplication):
+    def __init__(self, config: dict) -> None:
+        self.modelyard_config = config
+        super().__init__()
+
+    def load_config(self) -> None:
+        server = self.modelyard_config["server"]
+        settings = {"bind": f"{server['host']}:{server['port']}", "worker_class": "gthread",
+                    "workers": 1, "threads": server["threads"], "accesslog": "-",
+                    "timeout": 120, "graceful_timeout": 30}
+        for key, value in settings.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return create_app(config=self.modelyard_config)
+
+
+def run_server(config: dict) -> None:
+    """Create the data folder and schema, then serve until stopped."""
+    if config["server"]["auto_migrate"]:
+        open_database(config)
+        with database.connection_context():
+            upgrade()
+    _Server(config).run()

@@ -1,0 +1,68 @@
+"""The durable event log: one row per mutation, written in the mutation's transaction."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+from typing import Any
+
+from registry.db import database
+from registry.models import Counter, Event
+from registry.services.timefmt import rfc3339, utcnow
+
+EVENT_SEQ = "event_seq"
+POLL_INTERVAL_S = 0.25
+_committed = threading.Condition()
+
+
+def _wake_waiters() -> None:
+    with _committed:
+        _committed.notify_all()
+
+
+def append_event(type_: str, *, actor: str, model: str | None = None, version: int | None = None,
+                 data: dict[str, Any] | None = None, now: dt.datetime | None = None) -> Event:
+    """Append an event inside the caller's transaction.
+
+    The sequence number comes from a counter row updated under its row lock, so events commit in
+    `seq` order and a reader polling `after=<seq>` never skips one that commits late. Callers
+    append last in their transaction to keep that lock short.
+    """
+    if database.transaction_depth() == 0:
+        raise RuntimeError("append_event must run inside the mutation's transaction")
+    Counter.update(value=Counter.value + 1).where(Counter.name == EVENT_SEQ).execute()
+    seq = Counter.select(Counter.value).where(Counter.name == EVENT_SEQ).scalar()
+    event = Event.create(seq=seq, event_id=str(uuid.uuid4()), type=type_, model=model,
+                         version=version, actor=actor, at=now or utcnow(), data=data or {})
+    database.after_commit(_wake_waiters)
+    return event
+
+
+def event_view(event: Event) -> dict:
+    return {"id": event.event_id, "seq": event.seq, "type": event.type, "model": event.model,
+            "version": event.version, "actor": event.actor, "at": rfc3339(event.at),
+            "data": event.data}
+
+
+def list_events(*, after: int = 0, model: str | None = None, type_: str | None = None,
+                limit: int = 100, wait_s: float = 0) -> dict:
+    """Events with seq > after in seq order, waiting up to `wait_s` for the first one to commit.
+
+    Guarantees no gaps: an event with a smaller seq is never committed after a larger one.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        query = Event.select().where(Event.seq > after)
+        if model:
+            query = query.where(Event.model == model)
+        if type_:
+            query = query.where(Event.type == type_)
+        rows = list(query.order_by(Event.seq).limit(limit))
+        remaining = deadline - time.monotonic()
+        if rows or remaining <= 0:
+            break
+        with _committed:  # woken by a commit in this process; polls for other processes
+            _committed.wait(min(POLL_INTERVAL_S, remaining))
+    last = rows[-1].seq if rows else after
+    return {"items": [event_view(row) for row in rows], "last_seq": last}

@@ -1,0 +1,75 @@
+"""Metric history (append-only) and the per-version search index of offline values."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Mapping
+
+from peewee import EXCLUDED
+
+from registry.db import write_transaction
+from registry.domain.errors import InvalidInput
+from registry.models import Metric, MetricValue, ModelVersion
+from registry.services.events import append_event
+from registry.services.lookup import find_model, find_version
+from registry.services.pages import Page, decode_cursor, encode_cursor
+from registry.services.timefmt import rfc3339, utcnow
+
+
+def insert_metrics(row: ModelVersion, metrics: Mapping[str, float], *, source: str,
+                   recorded_at: dt.datetime) -> None:
+    """Append history rows; training and evaluation values also refresh the search index,
+    where the newest recorded value wins (live values stay history-only)."""
+    for key, value in metrics.items():
+        Metric.create(version=row, key=key, value=value, source=source, recorded_at=recorded_at)
+        if source == "live":
+            continue
+        (MetricValue.insert(version=row, key=key, value=value, recorded_at=recorded_at)
+         .on_conflict(conflict_target=[MetricValue.version, MetricValue.key],
+                      update={MetricValue.value: EXCLUDED.value,
+                              MetricValue.recorded_at: EXCLUDED.recorded_at},
+                      where=(MetricValue.recorded_at <= EXCLUDED.recorded_at))
+         .execute())
+
+
+def record_metrics(model_name: str, number: int, metrics: Mapping[str, float], *, source: str,
+                   actor: str, recorded_at: dt.datetime | None = None,
+                   now: dt.datetime | None = None) -> dict:
+    """Append metric values to a version's history; raises ModelNotFound, VersionNotFound,
+    InvalidInput for an empty set."""
+    if not metrics:
+        raise InvalidInput("metrics must name at least one value",
+                           errors={"metrics": ["must not be empty"]})
+    now = now or utcnow()
+    recorded_at = recorded_at or now
+    with write_transaction():
+        model = find_model(model_name, for_update=True)
+        row = find_version(model, number)
+        insert_metrics(row, metrics, source=source, recorded_at=recorded_at)
+        append_event("metrics.recorded", actor=actor, model=model.name, version=number, now=now,
+                     data={"metrics": dict(metrics), "source": source,
+                           "recorded_at": rfc3339(recorded_at)})
+    return {"model": model.name, "version": number, "source": source, "metrics": dict(metrics),
+            "recorded_at": rfc3339(recorded_at)}
+
+
+def metric_history(model_name: str, number: int, *, key: str | None = None,
+                   source: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+    """A version's metric values in recorded_at order (oldest first); raises ModelNotFound, VersionNotFound."""
+    row = find_version(find_model(model_name), number)
+    query = Metric.select().where(Metric.version == row)
+    if key:
+        query = query.where(Metric.key == key)
+    if source:
+        query = query.where(Metric.source == source)
+    if cursor:
+        after = decode_cursor(cursor, "at", "id")
+        query = query.where((Metric.recorded_at > after["at"]) | (
+            (Metric.recorded_at == after["at"]) & (Metric.id > after["id"])))
+    rows = list(query.order_by(Metric.recorded_at, Metric.id).limit(limit + 1))
+    page = rows[:limit]
+    items = [{"key": m.key, "value": m.value, "source": m.source,
+              "recorded_at": rfc3339(m.recorded_at)} for m in page]
+    last = page[-1] if len(rows) > limit else None
+    next_cursor = encode_cursor({"at": Metric.recorded_at.db_value(last.recorded_at),
+                                 "id": last.id}) if last else None
+    return Page(items, next_cursor)

@@ -1,0 +1,119 @@
+"""Registered models: create, read, list, update, delete."""
+from __future__ import annotations
+
+import datetime as dt
+
+from peewee import IntegrityError
+
+from registry.db import write_transaction
+from registry.domain.errors import ModelExists, StageConflict
+from registry.models import HELD_STAGES, ModelTag, ModelVersion, RegisteredModel
+from registry.services.events import append_event
+from registry.services.lookup import find_model
+from registry.services.pages import Page, decode_cursor, encode_cursor
+from registry.services.tags import load_tags, patch_tags
+from registry.services.timefmt import rfc3339, utcnow
+
+
+def _holders(model_ids: list[int]) -> dict[tuple[int, str], ModelVersion]:
+    if not model_ids:
+        return {}
+    rows = ModelVersion.select().where(ModelVersion.model.in_(model_ids)
+                                       & ModelVersion.stage.in_(HELD_STAGES))
+    return {(row.model_id, row.stage): row for row in rows}
+
+
+def version_summary(row: ModelVersion | None) -> dict | None:
+    if row is None:
+        return None
+    return {"version": row.version, "status": row.status, "stage": row.stage,
+            "stage_since": rfc3339(row.stage_since), "created_at": rfc3339(row.created_at)}
+
+
+def model_views(models: list[RegisteredModel]) -> list[dict]:
+    """JSON views of models with tags and stage holders, in three queries whatever the count."""
+    ids = [model.id for model in models]
+    tags, holders = load_tags(ModelTag, ids), _holders(ids)
+    return [{
+        "name": model.name,
+        "description": model.description,
+        "tags": tags.get(model.id, {}),
+        "latest_version": model.last_version or None,
+        "production": version_summary(holders.get((model.id, "production"))),
+        "staging": version_summary(holders.get((model.id, "staging"))),
+        "created_at": rfc3339(model.created_at),
+        "updated_at": rfc3339(model.updated_at),
+    } for model in models]
+
+
+def create_model(name: str, *, actor: str, description: str = "", tags: dict | None = None,
+                 now: dt.datetime | None = None) -> dict:
+    """Create a model; raises ModelExists when the name is taken (the unique index decides)."""
+    now = now or utcnow()
+    try:
+        with write_transaction():
+            model = RegisteredModel.create(name=name, description=description, created_at=now,
+                                           updated_at=now)
+            patch_tags(ModelTag, model, tags or {})
+            view = model_views([model])[0]
+            append_event("model.created", actor=actor, model=name, data={"model": view}, now=now)
+    except IntegrityError:
+        raise ModelExists(f"model '{name}' already exists") from None
+    return view
+
+
+def get_model(name: str) -> dict:
+    """The model with its stage holders; raises ModelNotFound."""
+    return model_views([find_model(name)])[0]
+
+
+def list_models(*, q: str | None = None, tags: dict[str, str] | None = None,
+                stage: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+    """Models by name, filtered by name substring, tags (all must match) and held stage."""
+    query = RegisteredModel.select()
+    if q:
+        query = query.where(RegisteredModel.name.contains(q))
+    for key, value in (tags or {}).items():
+        query = query.where(RegisteredModel.id.in_(
+            ModelTag.select(ModelTag.model).where((ModelTag.key == key) & (ModelTag.value == value))))
+    if stage:
+        query = query.where(RegisteredModel.id.in_(
+            ModelVersion.select(ModelVersion.model).where(ModelVersion.stage == stage)))
+    if cursor:
+        query = query.where(RegisteredModel.name > decode_cursor(cursor, "name")["name"])
+    rows = list(query.order_by(RegisteredModel.name).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor({"name": rows[-1].name}) if more else None
+    return Page(model_views(rows), next_cursor)
+
+
+def update_model(name: str, *, actor: str, description: str | None = None,
+                 tags: dict | None = None, now: dt.datetime | None = None) -> dict:
+    """Change the description and merge tags (None removes a key); raises ModelNotFound."""
+    now = now or utcnow()
+    with write_transaction():
+        model = find_model(name, for_update=True)
+        if description is not None:
+            model.description = description
+        model.updated_at = now
+        model.save()
+        patch_tags(ModelTag, model, tags or {})
+        view = model_views([model])[0]
+        append_event("model.updated", actor=actor, model=name,
+                     data={"description": description, "tags": tags or {}}, now=now)
+    return view
+
+
+def delete_model(name: str, *, actor: str, now: dt.datetime | None = None) -> None:
+    """Delete a model and all its versions; raises StageConflict while one holds a stage."""
+    with write_transaction():
+        model = find_model(name, for_update=True)
+        held = (ModelVersion.select(ModelVersion.version, ModelVersion.stage)
+                .where((ModelVersion.model == model) & ModelVersion.stage.in_(HELD_STAGES)))
+        if held.exists():
+            stages = ", ".join(f"{row.stage} (version {row.version})" for row in held)
+            raise StageConflict(f"model '{name}' still has versions in {stages}; "
+                                "archive them first")
+        model.delete_instance()
+        append_event("model.deleted", actor=actor, model=name, data={}, now=now)

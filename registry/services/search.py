@@ -1,0 +1,118 @@
+"""Version search: the filter language compiled to SQL, keyset pagination over any sort key."""
+from __future__ import annotations
+
+import datetime as dt
+import operator
+
+from peewee import JOIN, Expression
+
+from registry.domain.errors import InvalidInput
+from registry.domain.filters import Condition, Field, OrderBy, parse_filter, parse_order_by
+from registry.models import MetricValue, ModelVersion, Param, RegisteredModel, VersionTag
+from registry.services.lookup import find_model
+from registry.services.pages import Page, decode_cursor, encode_cursor
+from registry.services.versions import version_views
+
+COMPARE = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+           ">": operator.gt, ">=": operator.ge}
+COLUMNS = {
+    "version": ModelVersion.version, "stage": ModelVersion.stage, "status": ModelVersion.status,
+    "created_at": ModelVersion.created_at, "model": RegisteredModel.name,
+    "source_uri": ModelVersion.source_uri,
+    "run.id": ModelVersion.run_id, "run.experiment": ModelVersion.run_experiment,
+    "run.uri": ModelVersion.run_uri, "run.started_at": ModelVersion.run_started_at,
+    "run.ended_at": ModelVersion.run_ended_at, "run.dataset.name": ModelVersion.dataset_name,
+    "run.dataset.version": ModelVersion.dataset_version,
+    "run.dataset.digest": ModelVersion.dataset_digest, "run.code.repo": ModelVersion.code_repo,
+    "run.code.commit": ModelVersion.code_commit, "run.code.branch": ModelVersion.code_branch,
+    "run.environment.python": ModelVersion.env_python,
+}
+
+
+def _condition_sql(condition: Condition) -> Expression:
+    field, compare, value = condition.field, COMPARE[condition.op], condition.value
+    if field.family in ("plain", "run"):
+        return compare(COLUMNS[field.name], value)
+    if field.family == "metrics":
+        rows = MetricValue.select(MetricValue.version).where(
+            (MetricValue.key == field.name) & compare(MetricValue.value, value))
+    elif field.family == "params":
+        column = Param.value_num if isinstance(value, float) else Param.value_text
+        rows = Param.select(Param.version).where((Param.key == field.name) & compare(column, value))
+    else:
+        rows = VersionTag.select(VersionTag.version).where(
+            (VersionTag.key == field.name) & compare(VersionTag.value, value))
+    return ModelVersion.id.in_(rows)
+
+
+def _sort_expression(query, field: Field):
+    """The query joined as needed and the expression to sort by (NULL when a version lacks it)."""
+    if field.family in ("plain", "run"):
+        return query, COLUMNS[field.name]
+    if field.family == "metrics":
+        alias = MetricValue.alias("sort_value")
+        query = query.join(alias, JOIN.LEFT_OUTER, on=(
+            (alias.version == ModelVersion.id) & (alias.key == field.name)))
+        return query, alias.value
+    table = Param.alias("sort_value") if field.family == "params" else VersionTag.alias("sort_value")
+    query = query.join(table, JOIN.LEFT_OUTER, on=(
+        (table.version == ModelVersion.id) & (table.key == field.name)))
+    # Params sort by their numeric value; text-valued params sort last, like missing ones.
+    return query, table.value_num if field.family == "params" else table.value
+
+
+def _after(expr, descending: bool, last_value, last_id: int):
+    """Rows after (last_value, last_id) in ORDER BY (expr IS NULL), expr, id (same direction)."""
+    beyond, tie = (operator.lt, ModelVersion.id < last_id) if descending else (
+        operator.gt, ModelVersion.id > last_id)
+    if last_value is None:
+        return expr.is_null() & tie
+    return beyond(expr, last_value) | ((expr == last_value) & tie) | expr.is_null()
+
+
+def _plain(value):
+    if isinstance(value, dt.datetime):
+        return ModelVersion.created_at.db_value(value)
+    return value
+
+
+def search_versions(*, model: str | None = None, filter_text: str | None = None,
+                    order_by: str | None = None, stage: str | None = None,
+                    status: str | None = None, limit: int = 50,
+                    cursor: str | None = None) -> Page:
+    """Versions of one model (or all) matching the filter, sorted, one page at a time.
+
+    Filters compile to indexed SQL (EXISTS-style subqueries on the metric, param and tag tables).
+    Raises BadFilter with the position of a bad expression, ModelNotFound for an unknown model,
+    InvalidInput for a cursor that is not ours.
+    """
+    conditions = parse_filter(filter_text or "")
+    order = parse_order_by(order_by) if order_by else OrderBy(
+        Field("plain", "version" if model else "created_at", "int"), True)
+    query = ModelVersion.select(ModelVersion, RegisteredModel.name).join(RegisteredModel)
+    if model:
+        query = query.where(ModelVersion.model == find_model(model))
+    for extra in (("stage", stage), ("status", status)):
+        if extra[1]:
+            query = query.where(COLUMNS[extra[0]] == extra[1])
+    for condition in conditions:
+        query = query.where(_condition_sql(condition))
+    query, sort = _sort_expression(query, order.field)
+    if cursor:
+        position = decode_cursor(cursor, "value", "id")
+        if not isinstance(position["id"], int) or not isinstance(
+                position["value"], (type(None), str, int, float)):
+            raise InvalidInput("cursor is not one this server issued",
+                               errors={"cursor": ["invalid"]})
+        query = query.where(_after(sort, order.descending, position["value"], position["id"]))
+    direction = "desc" if order.descending else "asc"
+    query = query.select_extend(sort.alias("sort_value_")).order_by(
+        sort.is_null(), getattr(sort, direction)(), getattr(ModelVersion.id, direction)())
+    rows = list(query.limit(limit + 1).objects())
+    page = rows[:limit]
+    names = {row.model_id: row.name for row in page}
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor({"value": _plain(last.sort_value_), "id": last.id})
+    return Page(version_views(page, names), next_cursor)

@@ -1,0 +1,193 @@
+"""Model versions: register with run metadata, read, update, and the none/archived stage moves."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+
+from registry.db import write_transaction
+from registry.domain.errors import InvalidInput, StageConflict
+from registry.models import (HELD_STAGES, Metric, MetricValue, ModelVersion, Param,
+                             RegisteredModel, StageMove, VersionTag)
+from registry.services import idempotency
+from registry.services.events import append_event
+from registry.services.metrics import insert_metrics
+from registry.services.lookup import find_model, find_version
+from registry.services.tags import load_tags, patch_tags
+from registry.services.timefmt import rfc3339, utcnow
+
+RUN_COLUMNS = {  # version column -> path in the `run` object
+    "run_id": ("id",), "run_experiment": ("experiment",), "run_uri": ("uri",),
+    "run_started_at": ("started_at",), "run_ended_at": ("ended_at",),
+    "dataset_name": ("dataset", "name"), "dataset_version": ("dataset", "version"),
+    "dataset_digest": ("dataset", "digest"), "code_repo": ("code", "repo"),
+    "code_commit": ("code", "commit"), "code_branch": ("code", "branch"),
+    "env_python": ("environment", "python"), "env_requirements": ("environment", "requirements"),
+}
+
+
+def _dig(tree: dict, path: tuple[str, ...]):
+    for step in path:
+        tree = tree.get(step) if isinstance(tree, dict) else None
+    return tree
+
+
+def _run_view(row: ModelVersion, params: dict, run_metrics: dict) -> dict:
+    run: dict = {"params": params, "metrics": run_metrics}
+    for column, path in RUN_COLUMNS.items():
+        value = getattr(row, column)
+        if isinstance(value, dt.datetime):
+            value = rfc3339(value)
+        parent = run
+        for step in path[:-1]:
+            parent = parent.setdefault(step, {})
+        parent[path[-1]] = value
+    return run
+
+
+def _batch_metrics(ids: list[int]) -> tuple[dict, dict]:
+    current: dict[int, dict] = defaultdict(dict)
+    for version_id, key, value in (MetricValue.select(MetricValue.version, MetricValue.key,
+                                                      MetricValue.value)
+                                   .where(MetricValue.version.in_(ids)).tuples()):
+        current[version_id][key] = value
+    training: dict[int, dict] = defaultdict(dict)
+    for version_id, key, value in (Metric.select(Metric.version, Metric.key, Metric.value)
+                                   .where(Metric.version.in_(ids) & (Metric.source == "training"))
+                                   .order_by(Metric.recorded_at, Metric.id).tuples()):
+        training[version_id][key] = value  # newest wins
+    return current, training
+
+
+def version_views(rows: list[ModelVersion], model_names: dict[int, str]) -> list[dict]:
+    """JSON views of versions with tags, params and metrics: five queries whatever the count."""
+    ids = [row.id for row in rows]
+    if not ids:
+        return []
+    tags = load_tags(VersionTag, ids)
+    params: dict[int, dict] = defaultdict(dict)
+    for version_id, key, value in (Param.select(Param.version, Param.key, Param.value_json)
+                                   .where(Param.version.in_(ids)).tuples()):
+        params[version_id][key] = json.loads(value)
+    current, training = _batch_metrics(ids)
+    return [{
+        "model": model_names[row.model_id], "version": row.version,
+        "description": row.description, "tags": tags.get(row.id, {}),
+        "status": row.status, "stage": row.stage, "stage_since": rfc3339(row.stage_since),
+        "rolled_back": row.rolled_back, "source_uri": row.source_uri,
+        "parent_version": row.parent_version,
+        "run": _run_view(row, params.get(row.id, {}), training.get(row.id, {})),
+        "metrics": current.get(row.id, {}),
+        "created_at": rfc3339(row.created_at), "updated_at": rfc3339(row.updated_at),
+    } for row in rows]
+
+
+def _view(model: RegisteredModel, row: ModelVersion) -> dict:
+    return version_views([row], {model.id: model.name})[0]
+
+
+def _insert_params(row: ModelVersion, params: dict) -> None:
+    for key, value in params.items():
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        text = json.dumps(value) if isinstance(value, bool) or value is None else str(value)
+        Param.create(version=row, key=key, value_json=json.dumps(value),
+                     value_text=None if is_number else text,
+                     value_num=float(value) if is_number else None)
+
+
+def _create_row(model: RegisteredModel, spec: dict, now: dt.datetime) -> ModelVersion:
+    RegisteredModel.update(last_version=RegisteredModel.last_version + 1,
+                           updated_at=now).where(RegisteredModel.id == model.id).execute()
+    number = RegisteredModel.select(RegisteredModel.last_version).where(
+        RegisteredModel.id == model.id).scalar()
+    parent = spec.get("parent_version")
+    if parent is not None and not (1 <= parent < number and ModelVersion.select().where(
+            (ModelVersion.model == model) & (ModelVersion.version == parent)).exists()):
+        raise InvalidInput(f"parent_version {parent} is not a version of '{model.name}'",
+                           errors={"parent_version": ["no such version of this model"]})
+    run = spec.get("run") or {}
+    columns = {column: _dig(run, path) for column, path in RUN_COLUMNS.items()}
+    return ModelVersion.create(model=model, version=number, description=spec.get("description", ""),
+                               source_uri=spec.get("source_uri"), parent_version=parent,
+                               created_at=now, updated_at=now, **columns)
+
+
+def register_version(model_name: str, spec: dict, *, actor: str, idempotency_key: str | None = None,
+                     idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S,
+                     now: dt.datetime | None = None) -> tuple[dict, bool]:
+    """Create the next version (status `pending`) with its run metadata; returns (view, replayed).
+
+    The number comes from the model's counter row, locked in this transaction, so numbers are
+    strictly increasing and never reused. Raises ModelNotFound, InvalidInput (bad parent) and
+    IdempotencyMismatch.
+    """
+    now = now or utcnow()
+    with write_transaction():
+        model = find_model(model_name, for_update=True)
+
+        def create() -> dict:
+            row = _create_row(model, spec, now)
+            run = spec.get("run") or {}
+            patch_tags(VersionTag, row, spec.get("tags") or {})
+            _insert_params(row, run.get("params") or {})
+            insert_metrics(row, run.get("metrics") or {}, source="training", recorded_at=now)
+            view = _view(model, row)
+            append_event("version.created", actor=actor, model=model.name, version=row.version,
+                         data={"version": view}, now=now)
+            return view
+
+        return idempotency.run_once(f"{actor}:register:{model.name}", idempotency_key, spec,
+                                    create, ttl_s=idempotency_ttl_s, now=now)
+
+
+def get_version(model_name: str, number: int) -> dict:
+    """The version with run metadata, tags and current metrics; raises ModelNotFound,
+    VersionNotFound."""
+    model = find_model(model_name)
+    return _view(model, find_version(model, number))
+
+
+def update_version(model_name: str, number: int, *, actor: str, description: str | None = None,
+                   tags: dict | None = None, now: dt.datetime | None = None) -> dict:
+    """Change the description and merge tags (None removes); raises ModelNotFound,
+    VersionNotFound."""
+    now = now or utcnow()
+    with write_transaction():
+        model = find_model(model_name, for_update=True)
+        row = find_version(model, number, for_update=True)
+        if description is not None:
+            row.description = description
+        row.updated_at = now
+        row.save()
+        patch_tags(VersionTag, row, tags or {})
+        view = _view(model, row)
+        append_event("version.updated", actor=actor, model=model.name, version=number,
+                     data={"description": description, "tags": tags or {}}, now=now)
+    return view
+
+
+def set_stage(model_name: str, number: int, stage: str, *, actor: str, reason: str | None = None,
+              now: dt.datetime | None = None) -> dict:
+    """Move a version to `none` or `archived`, in any status.
+
+    When the version held staging or production, the stage is left without a holder and a
+    history row records it. Raises ModelNotFound, VersionNotFound, StageConflict for other stages.
+    """
+    if stage not in ("none", "archived"):
+        raise StageConflict(f"stage '{stage}' is entered through promote or rollback, "
+                            "not this route")
+    now = now or utcnow()
+    with write_transaction():
+        model = find_model(model_name, for_update=True)
+        row = find_version(model, number, for_update=True)
+        previous = row.stage
+        if previous in HELD_STAGES:
+            StageMove.create(model=model, stage=previous, from_version=number, to_version=None,
+                             action="archive" if stage == "archived" else "demote", actor=actor,
+                             reason=reason, at=now)
+        row.stage, row.stage_since, row.updated_at = stage, now, now
+        row.save()
+        view = _view(model, row)
+        append_event("stage.changed", actor=actor, model=model.name, version=number, now=now,
+                     data={"from_stage": previous, "to_stage": stage, "reason": reason})
+    return view
