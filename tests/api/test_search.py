@@ -1,0 +1,87 @@
+import pytest
+
+from tests.api.helpers import assert_problem, create_model, create_version
+
+
+@pytest.fixture
+def catalog(client):
+    """Two models, five versions with varied metrics, params, tags and run metadata."""
+    create_model(client, "fraud")
+    create_model(client, "churn")
+    specs = [
+        ("fraud", {"accuracy": 0.80}, {"lr": 0.1, "opt": "sgd"}, {"team": "risk"}, "d1"),
+        ("fraud", {"accuracy": 0.95}, {"lr": 0.01, "opt": "adam"}, {"team": "risk"}, "d2"),
+        ("fraud", {"loss": 0.3}, {"lr": 0.001, "opt": "adam"}, {}, "d2"),
+        ("churn", {"accuracy": 0.91}, {"lr": 0.05}, {"team": "growth"}, "d9"),
+        ("churn", {"accuracy": 0.70}, {}, {"team": "growth"}, None),
+    ]
+    for model, metrics, params, tags, digest in specs:
+        run = {"metrics": metrics, "params": params}
+        if digest:
+            run["dataset"] = {"name": "tx", "digest": digest}
+        create_version(client, model, run=run, tags=tags)
+    return client
+
+
+def versions(response):
+    assert response.status_code == 200, response.json
+    return [(item["model"], item["version"]) for item in response.json["items"]]
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("filter=metrics.accuracy >= 0.9", [("fraud", 2)]),
+    ("filter=metrics.accuracy > 0.5&order_by=metrics.accuracy desc", [("fraud", 2), ("fraud", 1)]),
+    ("filter=params.opt = 'adam'&order_by=version", [("fraud", 2), ("fraud", 3)]),
+    ("filter=params.lr < 0.05&order_by=params.lr", [("fraud", 3), ("fraud", 2)]),
+    ("filter=run.dataset.digest = 'd2' and metrics.loss < 1", [("fraud", 3)]),
+    ("filter=tags.team != 'risk'", []),
+    ("filter=version >= 2 and stage = 'none'&order_by=version asc", [("fraud", 2), ("fraud", 3)]),
+    ("filter=created_at > '2000-01-01T00:00:00Z'&order_by=version desc",
+     [("fraud", 3), ("fraud", 2), ("fraud", 1)]),
+    ("order_by=metrics.accuracy asc", [("fraud", 1), ("fraud", 2), ("fraud", 3)]),  # missing last
+])
+def test_search_one_model(catalog, query, expected):
+    assert versions(catalog.get(f"/api/v1/models/fraud/versions?{query}")) == expected
+
+
+def test_search_across_models(catalog):
+    found = versions(catalog.get("/api/v1/versions?filter=metrics.accuracy > 0.85"
+                                 "&order_by=metrics.accuracy desc"))
+    assert found == [("fraud", 2), ("churn", 1)]
+    assert versions(catalog.get("/api/v1/versions?filter=model = 'churn'&order_by=version")) == [
+        ("churn", 1), ("churn", 2)]
+    assert len(versions(catalog.get("/api/v1/versions"))) == 5
+
+
+@pytest.mark.parametrize("order", ["metrics.accuracy desc", "metrics.accuracy asc", "version",
+                                   "created_at desc", "params.lr", "tags.team desc"])
+def test_cursor_pages_cover_everything_once(catalog, order):
+    everything = versions(catalog.get(f"/api/v1/versions?order_by={order}&limit=1000"))
+    seen, cursor = [], ""
+    for _ in range(10):
+        response = catalog.get(f"/api/v1/versions?order_by={order}&limit=2{cursor}")
+        seen += versions(response)
+        if not response.json["next_cursor"]:
+            break
+        cursor = f"&cursor={response.json['next_cursor']}"
+    assert seen == everything and len(seen) == 5
+
+
+@pytest.mark.parametrize("query, status", [
+    ("filter=metrics.accuracy >", 422),
+    ("filter=nonsense", 422),
+    ("order_by=metrics.accuracy upward", 422),
+    ("cursor=not-a-cursor", 422),
+    ("cursor=e30", 422),  # {} is valid JSON but not our cursor
+    ("limit=1001", 422),
+    ("limit=0", 422),
+    ("stage=prod", 422),
+])
+def test_bad_search_requests(catalog, query, status):
+    body = assert_problem(catalog.get(f"/api/v1/models/fraud/versions?{query}"), status)
+    if query.startswith(("filter", "order_by")):
+        assert "position" in body
+
+
+def test_search_unknown_model(client):
+    assert_problem(client.get("/api/v1/models/ghost/versions"), 404)
