@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Registration rate and search latency against a real server (gunicorn, 2 workers, gthread).
+
+    python scripts/bench_registry.py [--backend sqlite|postgres|both] [--versions 5000]
+                                     [--clients 8] [--searches 300] [--json]
+
+PostgreSQL comes from --pg-url (default: the local test database; its public schema is reset).
+Prints a table (or JSON) with versions/s at N clients and search p50/p99 at the given size.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+SEARCHES = [
+    "filter=metrics.accuracy > 0.9&order_by=metrics.accuracy desc",
+    "filter=metrics.accuracy > 0.5 and params.lr < 0.01&order_by=metrics.accuracy desc",
+    "filter=tags.team = 'risk' and metrics.auc >= 0.8",
+    "filter=run.dataset.digest = 'd3' and version > 100&order_by=version desc",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _reset_postgres(url: str) -> None:
+    import psycopg2
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    connection.close()
+
+
+def _start_server(database_url: str, data_dir: str) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "MODELYARD_SERVER_DATA_DIR": data_dir,
+           "MODELYARD_CONFIG": ""}
+    subprocess.run([sys.executable, "-m", "registry", "db", "upgrade"], env=env, check=True,
+                   capture_output=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "8",
+         "-b", f"127.0.0.1:{port}", "registry.wsgi:app"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return process, url
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise SystemExit("server did not start")
+
+
+def _version_body(rng: random.Random) -> dict:
+    return {"tags": {"team": rng.choice(["risk", "growth", "ops"])},
+            "run": {"params": {"lr": rng.choice([0.1, 0.05, 0.01, 0.005, 0.001]),
+                               "optimizer": rng.choice(["adam", "sgd"])},
+                    "metrics": {"accuracy": rng.random(), "auc": rng.random()},
+                    "dataset": {"name": "tx", "digest": f"d{rng.randrange(10)}"}}}
+
+
+def register(url: str, total: int, clients: int) -> float:
+    """Versions/s registering `total` versions over `clients` concurrent connections."""
+    per_client = total // clients
+
+    def worker(index: int) -> None:
+        rng = random.Random(index)
+        with requests.Session() as session:
+            for _ in range(per_client):
+                response = session.post(f"{url}/api/v1/models/bench/versions",
+                                        json=_version_body(rng))
+                response.raise_for_status()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(worker, range(clients)))
+    return per_client * clients / (time.perf_counter() - started)
+
+
+def search_latencies(url: str, rounds: int) -> dict:
+    timings = []
+    with requests.Session() as session:
+        for index in range(rounds):
+            query = SEARCHES[index % len(SEARCHES)]
+            started = time.perf_counter()
+            response = session.get(f"{url}/api/v1/models/bench/versions?{query}&limit=50")
+            timings.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+    timings.sort()
+    return {"p50_ms": statistics.median(timings),
+            "p99_ms": timings[min(len(timings) - 1, int(len(timings) * 0.99))]}
+
+
+def run_backend(name: str, args) -> dict:
+    with tempfile.TemporaryDirectory() as data_dir:
+        database_url = ""
+        if name == "postgres":
+            _reset_postgres(args.pg_url)
+            database_url = args.pg_url
+        process, url = _start_server(database_url, data_dir)
+        try:
+            requests.post(f"{url}/api/v1/models", json={"name": "bench"}).raise_for_status()
+            rate = register(url, args.versions, args.clients)
+            latencies = search_latencies(url, args.searches)
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait()
+    return {"backend": name, "versions": args.versions, "clients": args.clients,
+            "registrations_per_s": round(rate, 1),
+            "search_p50_ms": round(latencies["p50_ms"], 2),
+            "search_p99_ms": round(latencies["p99_ms"], 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--versions", type=int, default=5000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--searches", type=int, default=300)
+    parser.add_argument("--pg-url", default=os.environ.get(
+        "MODELYARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    results = [run_backend(name, args) for name in backends]
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"{'backend':<10}{'versions':>9}{'clients':>8}{'versions/s':>12}"
+          f"{'search p50 ms':>15}{'search p99 ms':>15}")
+    for row in results:
+        print(f"{row['backend']:<10}{row['versions']:>9}{row['clients']:>8}"
+              f"{row['registrations_per_s']:>12}{row['search_p50_ms']:>15}{row['search_p99_ms']:>15}")
+
+
+if __name__ == "__main__":
+    main()

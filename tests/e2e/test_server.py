@@ -1,0 +1,43 @@
+"""The service as users run it: `modelyard serve`, and gunicorn with several workers."""
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from tests.e2e.conftest import free_port, gunicorn_command, running
+
+
+def test_modelyard_serve_creates_its_data_and_serves(tmp_path):
+    port, data = free_port(), tmp_path / "fresh" / "data"
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "registry", "serve", "--port", str(port),
+               "--data-dir", str(data)]
+    with running(command, url, env={"MODELYARD_CONFIG": "", "DATABASE_URL": ""}):
+        assert requests.get(f"{url}/readyz").json()["status"] == "ok"
+        assert requests.post(f"{url}/api/v1/models", json={"name": "m"}).status_code == 201
+        assert requests.get(f"{url}/docs/assets/swagger-ui-bundle.js").status_code == 200
+        assert "modelyard" in requests.get(f"{url}/metrics").text.lower() or \
+            "flask_http_request" in requests.get(f"{url}/metrics").text
+    assert (data / "modelyard.db").exists()
+    with running(command, url, env={"MODELYARD_CONFIG": "", "DATABASE_URL": ""}):  # restart keeps data
+        assert requests.get(f"{url}/api/v1/models/m").status_code == 200
+
+
+def test_two_gunicorn_workers_number_versions_without_gaps(backend, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {"MODELYARD_SERVER_DATA_DIR": backend["server"]["data_dir"],
+           "DATABASE_URL": backend.get("database", {}).get("url", ""), "MODELYARD_CONFIG": ""}
+    with running(gunicorn_command(port), url, env=env):
+        assert requests.post(f"{url}/api/v1/models", json={"name": "busy"}).status_code == 201
+
+        def register(_):
+            with requests.Session() as session:
+                return [session.post(f"{url}/api/v1/models/busy/versions", json={}).status_code
+                        for _ in range(50)]
+
+        with ThreadPoolExecutor(8) as pool:
+            codes = [code for batch in pool.map(register, range(8)) for code in batch]
+        assert codes == [201] * 400
+        page = requests.get(f"{url}/api/v1/models/busy/versions?order_by=version&limit=1000").json()
+        assert [item["version"] for item in page["items"]] == list(range(1, 401))

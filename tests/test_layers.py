@@ -1,0 +1,54 @@
+"""Imports point down only: api -> services -> domain; models/db/storage below services."""
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# package prefix -> prefixes it must never import
+FORBIDDEN = {
+    "registry.domain": ["registry.api", "registry.services", "registry.models", "registry.db",
+                        "registry.storage", "registry.app", "flask", "peewee", "marshmallow"],
+    "registry.services": ["registry.api", "registry.app", "registry.cli", "flask", "marshmallow"],
+    "registry.models": ["registry.api", "registry.services"],
+    "registry.db": ["registry.api", "registry.services", "registry.models"],
+    "registry.storage": ["registry.api", "registry.services"],
+    "webhooks": ["registry"],
+}
+
+
+def _modules():
+    for package in ("registry", "webhooks"):
+        for path in sorted((ROOT / package).rglob("*.py")) if (ROOT / package).exists() else []:
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            yield name, path
+
+
+def _imports(path: Path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+@pytest.mark.parametrize("module, path", list(_modules()), ids=lambda value: str(value))
+def test_no_upward_imports(module, path):
+    rules = [banned for prefix, banned in FORBIDDEN.items()
+             if module == prefix or module.startswith(prefix + ".")]
+    if module.startswith("registry.migrations"):
+        return
+    for imported in _imports(path):
+        for banned in (b for rule in rules for b in rule):
+            assert not (imported == banned or imported.startswith(banned + ".")), (
+                f"{module} imports {imported}, which is above it")
+
+
+def test_domain_uses_only_the_standard_library():
+    for module, path in _modules():
+        if module.startswith("registry.domain"):
+            for imported in _imports(path):
+                top = imported.split(".")[0]
+                assert top in sys.stdlib_module_names or imported.startswith("registry.domain") or (
+                    top == "__future__"), f"{module} imports {imported}"
