@@ -33,6 +33,7 @@ def _sqlite(path: str, config: dict) -> SqliteDatabase:
         timeout=busy_ms / 1000,
         lock_type="IMMEDIATE",  # writers take the lock at BEGIN, so no deadlock on upgrade
         check_same_thread=False,
+        returning_clause=True,  # one round trip to allocate a number (SQLite >= 3.35)
     )
 
 

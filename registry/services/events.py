@@ -31,8 +31,8 @@ def append_event(type_: str, *, actor: str, model: str | None = None, version: i
     """
     if database.transaction_depth() == 0:
         raise RuntimeError("append_event must run inside the mutation's transaction")
-    Counter.update(value=Counter.value + 1).where(Counter.name == EVENT_SEQ).execute()
-    seq = Counter.select(Counter.value).where(Counter.name == EVENT_SEQ).scalar()
+    seq = (Counter.update(value=Counter.value + 1).where(Counter.name == EVENT_SEQ)
+           .returning(Counter.value).execute())[0].value
     event = Event.create(seq=seq, event_id=str(uuid.uuid4()), type=type_, model=model,
                          version=version, actor=actor, at=now or utcnow(), data=data or {})
     database.after_commit(_wake_waiters)

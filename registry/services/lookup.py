@@ -23,3 +23,15 @@ def find_version(model: RegisteredModel, number: int, *, for_update: bool = Fals
     if row is None:
         raise VersionNotFound(f"model '{model.name}' has no version {number}")
     return row
+
+
+def allocate_version_number(name: str) -> tuple[RegisteredModel, int]:
+    """Take the model's next version number in one statement; the row stays locked until the
+    transaction ends, so numbers are gapless, increasing and never reused. Raises ModelNotFound."""
+    rows = list(RegisteredModel.update(last_version=RegisteredModel.last_version + 1)
+                .where(RegisteredModel.name == name)
+                .returning(RegisteredModel.id, RegisteredModel.name, RegisteredModel.description,
+                           RegisteredModel.last_version).execute())
+    if not rows:
+        raise ModelNotFound(f"model '{name}' does not exist")
+    return rows[0], rows[0].last_version

@@ -19,16 +19,19 @@ def insert_metrics(row: ModelVersion, metrics: Mapping[str, float], *, source: s
                    recorded_at: dt.datetime) -> None:
     """Append history rows; training and evaluation values also refresh the search index,
     where the newest recorded value wins (live values stay history-only)."""
-    for key, value in metrics.items():
-        Metric.create(version=row, key=key, value=value, source=source, recorded_at=recorded_at)
-        if source == "live":
-            continue
-        (MetricValue.insert(version=row, key=key, value=value, recorded_at=recorded_at)
-         .on_conflict(conflict_target=[MetricValue.version, MetricValue.key],
-                      update={MetricValue.value: EXCLUDED.value,
-                              MetricValue.recorded_at: EXCLUDED.recorded_at},
-                      where=(MetricValue.recorded_at <= EXCLUDED.recorded_at))
-         .execute())
+    if not metrics:
+        return
+    Metric.insert_many([{"version": row.id, "key": key, "value": value, "source": source,
+                         "recorded_at": recorded_at} for key, value in metrics.items()]).execute()
+    if source == "live":
+        return
+    (MetricValue.insert_many([{"version": row.id, "key": key, "value": value,
+                               "recorded_at": recorded_at} for key, value in metrics.items()])
+     .on_conflict(conflict_target=[MetricValue.version, MetricValue.key],
+                  update={MetricValue.value: EXCLUDED.value,
+                          MetricValue.recorded_at: EXCLUDED.recorded_at},
+                  where=(MetricValue.recorded_at <= EXCLUDED.recorded_at))
+     .execute())
 
 
 def record_metrics(model_name: str, number: int, metrics: Mapping[str, float], *, source: str,

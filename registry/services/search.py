@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 
-from peewee import JOIN, Expression
+from peewee import JOIN
 
 from registry.domain.errors import InvalidInput
 from registry.domain.filters import Condition, Field, OrderBy, parse_filter, parse_order_by
@@ -29,20 +29,23 @@ COLUMNS = {
 }
 
 
-def _condition_sql(condition: Condition) -> Expression:
+FAMILY_TABLES = {"metrics": MetricValue, "params": Param, "tags": VersionTag}
+
+
+def _apply_condition(query, condition: Condition, index: int):
+    """Column conditions become WHERE terms. Metric, param and tag conditions inner-join their
+    table on its unique (version, key) index: one index probe per candidate whatever the
+    planner's statistics say (an IN-subquery degrades to a nested scan on fresh tables)."""
     field, compare, value = condition.field, COMPARE[condition.op], condition.value
     if field.family in ("plain", "run"):
-        return compare(COLUMNS[field.name], value)
-    if field.family == "metrics":
-        rows = MetricValue.select(MetricValue.version).where(
-            (MetricValue.key == field.name) & compare(MetricValue.value, value))
-    elif field.family == "params":
-        column = Param.value_num if isinstance(value, float) else Param.value_text
-        rows = Param.select(Param.version).where((Param.key == field.name) & compare(column, value))
+        return query.where(compare(COLUMNS[field.name], value))
+    table = FAMILY_TABLES[field.family].alias(f"cond_{index}")
+    if field.family == "params":
+        column = table.value_num if isinstance(value, float) else table.value_text
     else:
-        rows = VersionTag.select(VersionTag.version).where(
-            (VersionTag.key == field.name) & compare(VersionTag.value, value))
-    return ModelVersion.id.in_(rows)
+        column = table.value
+    return query.join(table, on=((table.version == ModelVersion.id) & (table.key == field.name)
+                                 & compare(column, value)))
 
 
 def _sort_expression(query, field: Field):
@@ -95,8 +98,8 @@ def search_versions(*, model: str | None = None, filter_text: str | None = None,
     for extra in (("stage", stage), ("status", status)):
         if extra[1]:
             query = query.where(COLUMNS[extra[0]] == extra[1])
-    for condition in conditions:
-        query = query.where(_condition_sql(condition))
+    for index, condition in enumerate(conditions):
+        query = _apply_condition(query, condition, index)
     query, sort = _sort_expression(query, order.field)
     if cursor:
         position = decode_cursor(cursor, "value", "id")

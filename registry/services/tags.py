@@ -32,3 +32,11 @@ def patch_tags(table: TagTable, owner: Model, patch: Mapping[str, str | None]) -
         table.delete().where((owner_field == owner.id) & (table.key == key)).execute()
         if value is not None:
             table.create(**{owner_field.name: owner.id, "key": key, "value": value})
+
+
+def insert_tags(table: TagTable, owner: Model, tags: Mapping[str, str]) -> None:
+    """Tags of a new owner, in one statement."""
+    if tags:
+        owner_field = _owner_field(table)
+        table.insert_many([{owner_field.name: owner.id, "key": key, "value": value}
+                           for key, value in tags.items()]).execute()

@@ -12,8 +12,8 @@ from registry.models import (HELD_STAGES, Metric, MetricValue, ModelVersion, Par
 from registry.services import idempotency
 from registry.services.events import append_event
 from registry.services.metrics import insert_metrics
-from registry.services.lookup import find_model, find_version
-from registry.services.tags import load_tags, patch_tags
+from registry.services.lookup import allocate_version_number, find_model, find_version
+from registry.services.tags import insert_tags, load_tags, patch_tags
 from registry.services.timefmt import rfc3339, utcnow
 
 RUN_COLUMNS = {  # version column -> path in the `run` object
@@ -86,30 +86,46 @@ def _view(model: RegisteredModel, row: ModelVersion) -> dict:
     return version_views([row], {model.id: model.name})[0]
 
 
-def _insert_params(row: ModelVersion, params: dict) -> None:
-    for key, value in params.items():
-        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        text = json.dumps(value) if isinstance(value, bool) or value is None else str(value)
-        Param.create(version=row, key=key, value_json=json.dumps(value),
-                     value_text=None if is_number else text,
-                     value_num=float(value) if is_number else None)
+def _param_row(row: ModelVersion, key: str, value) -> dict:
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    text = json.dumps(value) if isinstance(value, bool) or value is None else str(value)
+    return {"version": row.id, "key": key, "value_json": json.dumps(value),
+            "value_text": None if is_number else text,
+            "value_num": float(value) if is_number else None}
 
 
-def _create_row(model: RegisteredModel, spec: dict, now: dt.datetime) -> ModelVersion:
-    RegisteredModel.update(last_version=RegisteredModel.last_version + 1,
-                           updated_at=now).where(RegisteredModel.id == model.id).execute()
-    number = RegisteredModel.select(RegisteredModel.last_version).where(
-        RegisteredModel.id == model.id).scalar()
+def _create_row(model: RegisteredModel, number: int, spec: dict, now: dt.datetime) -> ModelVersion:
     parent = spec.get("parent_version")
     if parent is not None and not (1 <= parent < number and ModelVersion.select().where(
-            (ModelVersion.model == model) & (ModelVersion.version == parent)).exists()):
+            (ModelVersion.model == model.id) & (ModelVersion.version == parent)).exists()):
         raise InvalidInput(f"parent_version {parent} is not a version of '{model.name}'",
                            errors={"parent_version": ["no such version of this model"]})
     run = spec.get("run") or {}
     columns = {column: _dig(run, path) for column, path in RUN_COLUMNS.items()}
-    return ModelVersion.create(model=model, version=number, description=spec.get("description", ""),
+    return ModelVersion.create(model=model.id, version=number,
+                               description=spec.get("description", ""),
                                source_uri=spec.get("source_uri"), parent_version=parent,
                                created_at=now, updated_at=now, **columns)
+
+
+def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: str,
+                    now: dt.datetime) -> dict:
+    """The version's rows in a handful of statements; the view is built from what was written."""
+    row = _create_row(model, number, spec, now)
+    run = spec.get("run") or {}
+    params, metrics, tags = run.get("params") or {}, run.get("metrics") or {}, spec.get("tags") or {}
+    insert_tags(VersionTag, row, tags)
+    if params:
+        Param.insert_many([_param_row(row, key, value) for key, value in params.items()]).execute()
+    insert_metrics(row, metrics, source="training", recorded_at=now)
+    view = {"model": model.name, "version": number, "description": row.description,
+            "tags": dict(tags), "status": row.status, "stage": row.stage, "stage_since": None,
+            "rolled_back": False, "source_uri": row.source_uri, "parent_version": row.parent_version,
+            "run": _run_view(row, dict(params), dict(metrics)), "metrics": dict(metrics),
+            "created_at": rfc3339(now), "updated_at": rfc3339(now)}
+    append_event("version.created", actor=actor, model=model.name, version=number,
+                 data={"version": view}, now=now)
+    return view
 
 
 def register_version(model_name: str, spec: dict, *, actor: str, idempotency_key: str | None = None,
@@ -117,24 +133,21 @@ def register_version(model_name: str, spec: dict, *, actor: str, idempotency_key
                      now: dt.datetime | None = None) -> tuple[dict, bool]:
     """Create the next version (status `pending`) with its run metadata; returns (view, replayed).
 
-    The number comes from the model's counter row, locked in this transaction, so numbers are
-    strictly increasing and never reused. Raises ModelNotFound, InvalidInput (bad parent) and
-    IdempotencyMismatch.
+    The number comes from the model's counter row, updated (and so locked) in this transaction:
+    strictly increasing, gapless, never reused. With an idempotency key the row is locked before
+    the key is checked, so racing retries serialise and the later one replays the first answer.
+    Raises ModelNotFound, InvalidInput (bad parent) and IdempotencyMismatch.
     """
     now = now or utcnow()
     with write_transaction():
+        if idempotency_key is None:
+            model, number = allocate_version_number(model_name)
+            return _insert_version(model, number, spec, actor=actor, now=now), False
         model = find_model(model_name, for_update=True)
 
         def create() -> dict:
-            row = _create_row(model, spec, now)
-            run = spec.get("run") or {}
-            patch_tags(VersionTag, row, spec.get("tags") or {})
-            _insert_params(row, run.get("params") or {})
-            insert_metrics(row, run.get("metrics") or {}, source="training", recorded_at=now)
-            view = _view(model, row)
-            append_event("version.created", actor=actor, model=model.name, version=row.version,
-                         data={"version": view}, now=now)
-            return view
+            _, number = allocate_version_number(model_name)
+            return _insert_version(model, number, spec, actor=actor, now=now)
 
         return idempotency.run_once(f"{actor}:register:{model.name}", idempotency_key, spec,
                                     create, ttl_s=idempotency_ttl_s, now=now)
