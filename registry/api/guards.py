@@ -42,6 +42,16 @@ def _assign_request_id() -> None:
     g.request_id = given if REQUEST_ID.match(given) else str(uuid.uuid4())
 
 
+def _refuse_nul() -> None:
+    """NUL cannot be stored in PostgreSQL text and is never meaningful in a name or filter."""
+    in_query = any("\x00" in key or "\x00" in value
+                   for key, values in request.args.lists() for value in values)
+    if in_query or "\x00" in request.path:
+        abort(400, description="NUL characters are not accepted in the URL")
+    if request.is_json and b"\\u0000" in request.get_data(cache=True):
+        abort(400, description="NUL characters (\\u0000) are not accepted in JSON strings")
+
+
 def _limit_json() -> None:
     """Too deep a body would exhaust the parser's recursion: refuse it before parsing."""
     if not request.is_json or request.method in ("GET", "HEAD", "OPTIONS"):
@@ -62,4 +72,5 @@ def _finish(response):
 def install_guards(app: Flask) -> None:
     app.before_request(_assign_request_id)
     app.before_request(_limit_json)
+    app.before_request(_refuse_nul)
     app.after_request(_finish)

@@ -43,6 +43,10 @@ CASES = [
     ("get", "/api/v1/events?after=-1", None, 422, "after"),
     ("get", "/api/v1/events?wait=nan", None, 422, "wait"),
     ("get", "/api/v1/nowhere", None, 404, None),
+    ("get", "/api/v1/models?q=a%00b", None, 400, None),
+    ("get", "/api/v1/models?tag=a:%00", None, 400, None),
+    ("post", "/api/v1/models", b'{"name": "ok", "description": "a\\u0000b"}', 400, None),
+    ("post", "/api/v1/models/base/versions", {"run": {"params": {"p": "x\u0000"}}}, 400, None),
     ("put", "/api/v1/models", {}, 405, None),
     ("post", "/api/v1/models", b"{}" + b" " * 2_000_000, 413, None),
 ]
