@@ -51,3 +51,15 @@ class IdempotencyMismatch(InvalidInput):
 
 class StaleVersion(DomainError):
     """A compare-and-set lost: someone changed the state first."""
+
+
+class DigestMismatch(InvalidInput):
+    """The bytes received do not hash to the digest the client sent."""
+
+
+class ArtifactTooLarge(DomainError):
+    """The upload exceeds the configured size limit (413)."""
+
+
+class IncompleteUpload(DomainError):
+    """The body ended before its declared length (the client went away)."""
