@@ -12,6 +12,7 @@ from registry.api import register_api
 from registry.config import load_config
 from registry.db import database, open_database
 from registry.migrate import upgrade
+from registry.storage import open_store
 
 
 def _open_connection() -> None:
@@ -39,6 +40,7 @@ def create_app(overrides: Mapping | None = None, *, environ: Mapping[str, str] |
     if config["server"]["auto_migrate"]:
         with database.connection_context():
             upgrade()
+    app.extensions["modelyard_store"] = open_store(config)
     app.before_request(_open_connection)
     app.teardown_appcontext(_close_connection)
     register_api(app)

@@ -16,7 +16,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "config" / "defaults.toml"
-SECRET_KEYS = {("database", "url")}
+SECRET_KEYS = {("database", "url"), ("storage", "s3_secret_key")}
 REDACTED = "********"
 
 
@@ -57,10 +57,29 @@ class ApiSchema(ma.Schema):
     events_max_wait_s = _int(0, 600)
 
 
+class StorageSchema(ma.Schema):
+    backend = fields.String(required=True, validate=validate.OneOf(("local", "s3")))
+    local_dir = fields.String(required=True)
+    max_file_bytes = _int(1, 1 << 50)
+    s3_endpoint = fields.String(required=True)
+    s3_bucket = fields.String(required=True, validate=validate.Length(min=3, max=63))
+    s3_access_key = fields.String(required=True)
+    s3_secret_key = fields.String(required=True)
+    s3_region = fields.String(required=True)
+    s3_secure = fields.Boolean(required=True)
+    presign_ttl_s = _int(1, 7 * 86400)
+
+    @ma.validates_schema
+    def _s3_needs_endpoint(self, data: dict, **_: Any) -> None:
+        if data.get("backend") == "s3" and not data.get("s3_endpoint"):
+            raise ma.ValidationError("required when storage.backend is s3", "s3_endpoint")
+
+
 SECTIONS: dict[str, type[ma.Schema]] = {
     "server": ServerSchema,
     "database": DatabaseSchema,
     "api": ApiSchema,
+    "storage": StorageSchema,
 }
 
 

@@ -127,6 +127,18 @@ class Param(BaseModel):
                    (("key", "value_text"), False))
 
 
+class VersionFile(BaseModel):
+    """A version's manifest entry: a path pointing at a content-addressed blob."""
+    version = ForeignKeyField(ModelVersion, on_delete="CASCADE", backref="files")
+    path = CharField(max_length=1024)
+    size = BigIntegerField()
+    sha256 = CharField(max_length=64, index=True)
+    created_at = UTCTimestampField(default=utcnow)
+
+    class Meta:
+        indexes = ((("version", "path"), True),)
+
+
 class Metric(BaseModel):
     """Append-only metric history."""
     version = ForeignKeyField(ModelVersion, on_delete="CASCADE", backref="metric_rows")
@@ -198,5 +210,5 @@ class IdempotencyKey(BaseModel):
         indexes = ((("scope", "key"), True),)
 
 
-TABLES = [RegisteredModel, ModelTag, ModelVersion, VersionTag, Param, Metric, MetricValue,
+TABLES = [RegisteredModel, ModelTag, ModelVersion, VersionTag, Param, VersionFile, Metric, MetricValue,
           StageMove, Counter, Event, IdempotencyKey]

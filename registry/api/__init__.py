@@ -7,7 +7,7 @@ from flask import Flask
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from registry.api import events, models, ops, versions
+from registry.api import events, files, models, ops, versions
 from registry.api.guards import install_guards
 from registry.api.problems import ProblemSchema, register_problem_handlers
 
@@ -50,7 +50,7 @@ def register_api(app: Flask) -> Api:
     app.config.update(OPENAPI_SETTINGS)
     install_guards(app)
     api = ModelyardApi(app)
-    for blueprint in (models.blp, versions.blp, events.blp):
+    for blueprint in (models.blp, versions.blp, files.blp, events.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.blp)
     return api

@@ -22,7 +22,7 @@ def healthz():
 
 @blp.get("/readyz")
 def readyz():
-    """The database answers and the data folder is writable."""
+    """The database answers, the data folder is writable and the artifact store reachable."""
     checks = {}
     try:
         database.execute_sql("SELECT 1").fetchone()
@@ -31,6 +31,11 @@ def readyz():
         checks["database"] = f"unavailable: {type(exc).__name__}"
     data_dir = Path(current_app.config["MODELYARD"]["server"]["data_dir"])
     checks["data_dir"] = "ok" if data_dir.is_dir() and os.access(data_dir, os.W_OK) else "unavailable"
+    try:
+        current_app.extensions["modelyard_store"].check()
+        checks["artifact_store"] = "ok"
+    except Exception as exc:  # any failure of the store's client means "not ready"
+        checks["artifact_store"] = f"unavailable: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values())
     return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
 

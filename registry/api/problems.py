@@ -21,11 +21,14 @@ DOMAIN_STATUS: list[tuple[type[errors.DomainError], int, str, str]] = [
     (errors.ModelExists, 409, "model-exists", "Model already exists"),
     (errors.StageConflict, 409, "stage-conflict", "Stage conflict"),
     (errors.Conflict, 409, "conflict", "Conflict with the current state"),
+    (errors.DigestMismatch, 422, "digest-mismatch", "Content-Digest mismatch"),
     (errors.BadFilter, 422, "bad-filter", "Invalid filter expression"),
     (errors.IdempotencyMismatch, 422, "idempotency-key-reused",
      "Idempotency-Key reused with a different request"),
     (errors.InvalidInput, 422, "invalid-input", "Invalid input"),
     (errors.StaleVersion, 412, "stale-version", "The state changed since you read it"),
+    (errors.ArtifactTooLarge, 413, "file-too-large", "File too large"),
+    (errors.IncompleteUpload, 400, "incomplete-upload", "Incomplete upload"),
 ]
 
 

@@ -277,3 +277,11 @@ class EventSchema(ma.Schema):
 class EventPageSchema(ma.Schema):
     items = fields.List(fields.Nested(EventSchema))
     last_seq = fields.Integer()
+
+
+# ---- files --------------------------------------------------------------------------------
+
+class FileSchema(ma.Schema):
+    path = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()

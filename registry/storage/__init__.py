@@ -73,3 +73,23 @@ class ArtifactStore(Protocol):
 
     def check(self) -> None:
         """Raise when the store is unreachable or not writable."""
+
+
+def open_store(config: dict) -> ArtifactStore:
+    """The configured store; the S3 bucket is created when missing."""
+    from pathlib import Path
+
+    storage = config["storage"]
+    if storage["backend"] == "local":
+        from registry.storage.local import LocalStore
+        root = storage["local_dir"] or str(Path(config["server"]["data_dir"]) / "artifacts")
+        return LocalStore(Path(root).resolve())
+    from minio import Minio
+
+    from registry.storage.s3 import S3Store
+    client = Minio(storage["s3_endpoint"], access_key=storage["s3_access_key"] or None,
+                   secret_key=storage["s3_secret_key"] or None, region=storage["s3_region"],
+                   secure=storage["s3_secure"])
+    store = S3Store(client, storage["s3_bucket"])
+    store.ensure_bucket()
+    return store

@@ -1,0 +1,84 @@
+"""Routes for a version's files: streamed upload, manifest, ranged download."""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+
+from flask import Response, current_app, redirect, request
+from flask_smorest import Blueprint
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from registry.api.context import current_actor
+from registry.api.schemas import FileSchema
+from registry.domain.errors import InvalidInput
+from registry.services import artifacts
+
+blp = Blueprint("files", __name__, url_prefix="/api/v1", description="Version files")
+FILE = "/models/<string:model>/versions/<int(min=1, max=2147483647):version>/files"
+CONTENT_DIGEST = re.compile(r"sha-256=:([A-Za-z0-9+/=]+):")
+
+
+def _expected_sha256() -> str | None:
+    """The sha-256 of an RFC 9530 Content-Digest header, as hex; other algorithms are ignored."""
+    header = request.headers.get("Content-Digest")
+    if header is None:
+        return None
+    match = CONTENT_DIGEST.search(header)
+    try:
+        raw = base64.b64decode(match.group(1), validate=True) if match else b""
+    except binascii.Error:
+        raw = b""
+    if len(raw) != 32:
+        raise InvalidInput("Content-Digest must carry sha-256=:<base64 of 32 bytes>:",
+                           errors={"Content-Digest": ["invalid"]})
+    return raw.hex()
+
+
+@blp.route(f"{FILE}/<path:path>", methods=["PUT"])
+@blp.response(201, FileSchema)
+def upload(model, version, path):
+    """Stream a file's bytes (any content type); `Content-Digest: sha-256=:...:` is verified."""
+    limit = current_app.config["MODELYARD"]["storage"]["max_file_bytes"]
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+    return artifacts.upload_file(model, version, path, request.stream,
+                                 store=current_app.extensions["modelyard_store"],
+                                 actor=current_actor(), max_bytes=limit,
+                                 expected_sha256=_expected_sha256())
+
+
+@blp.route(FILE, methods=["GET"])
+@blp.response(200, FileSchema(many=True))
+def manifest(model, version):
+    """The version's files: path, size, sha256."""
+    return artifacts.list_files(model, version)
+
+
+@blp.route(f"{FILE}/<path:path>", methods=["GET"])
+@blp.response(200, description="The file's bytes (206 for a Range request).")
+def download(model, version, path):
+    """Stream the file; `Range` gives 206, `?redirect=true` a presigned URL on S3."""
+    entry = artifacts.get_file(model, version, path)
+    store = current_app.extensions["modelyard_store"]
+    if request.args.get("redirect") == "true":
+        ttl = current_app.config["MODELYARD"]["storage"]["presign_ttl_s"]
+        url = store.presigned_url(entry["sha256"], dt.timedelta(seconds=ttl))
+        if url:
+            return redirect(url, 302)
+    size, status, start, length = entry["size"], 200, 0, entry["size"]
+    headers = {"ETag": f'"{entry["sha256"]}"', "Accept-Ranges": "bytes",
+               "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(entry['sha256'])).decode()}:"}
+    byte_range = request.range.range_for_length(size) if request.range else None
+    if request.range and byte_range is None:
+        return Response(status=416, headers={"Content-Range": f"bytes */{size}"})
+    if byte_range:
+        start, stop = byte_range
+        status, length = 206, stop - start
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    headers["Content-Length"] = str(length)
+    body = store.read(entry["sha256"], start, length) if length else iter(())
+    return Response(body, status=status, headers=headers, mimetype="application/octet-stream",
+                    direct_passthrough=True)

@@ -1,0 +1,79 @@
+import base64
+import hashlib
+import os
+
+import pytest
+
+from tests.api.helpers import assert_problem, create_model, create_version
+
+URL = "/api/v1/models/fraud/versions/1/files"
+
+
+@pytest.fixture
+def version(client):
+    create_model(client)
+    create_version(client)
+    return client
+
+
+def digest_header(data: bytes) -> str:
+    return f"sha-256=:{base64.b64encode(hashlib.sha256(data).digest()).decode()}:"
+
+
+def test_upload_list_download(version):
+    data = os.urandom(300_000)
+    response = version.put(f"{URL}/weights/model.bin", data=data,
+                           headers={"Content-Digest": digest_header(data)},
+                           content_type="application/octet-stream")
+    assert response.status_code == 201
+    assert response.json == {"path": "weights/model.bin", "size": len(data),
+                             "sha256": hashlib.sha256(data).hexdigest()}
+    assert version.get(URL).json == [response.json]
+    download = version.get(f"{URL}/weights/model.bin")
+    assert download.status_code == 200 and download.data == data
+    assert download.headers["ETag"] == f'"{hashlib.sha256(data).hexdigest()}"'
+    assert download.headers["Content-Length"] == str(len(data))
+
+
+def test_range_download(version):
+    data = bytes(range(256)) * 100
+    version.put(f"{URL}/a.bin", data=data)
+    part = version.get(f"{URL}/a.bin", headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.data == data[100:200]
+    assert part.headers["Content-Range"] == f"bytes 100-199/{len(data)}"
+    tail = version.get(f"{URL}/a.bin", headers={"Range": "bytes=-10"})
+    assert tail.data == data[-10:]
+    assert version.get(f"{URL}/a.bin", headers={"Range": "bytes=999999-"}).status_code == 416
+
+
+def test_digest_mismatch_records_nothing(version):
+    response = version.put(f"{URL}/a.bin", data=b"abc", headers={"Content-Digest": digest_header(b"x")})
+    assert_problem(response, 422)
+    assert version.get(URL).json == []
+    assert_problem(version.put(f"{URL}/a.bin", data=b"abc", headers={"Content-Digest": "sha-256=:zz:"}),
+                   422)
+
+
+def test_size_limit(backend):
+    from registry.app import create_app
+    app = create_app({**backend, "storage": {"max_file_bytes": 1000}}, environ={})
+    client = app.test_client()
+    create_model(client)
+    create_version(client)
+    assert_problem(client.put(f"{URL}/big.bin", data=b"x" * 1001), 413)
+    assert client.get(URL).json == []
+    assert client.put(f"{URL}/ok.bin", data=b"x" * 1000).status_code == 201
+
+
+@pytest.mark.parametrize("path", ["../x", "a/../../b", "%2e%2e/x", "a%5Cb", "a//b", "C:%5Cx",
+                                  "x" * 5000, "a%00b", "./a"])
+def test_bad_paths_write_nothing(version, path):
+    response = version.put(f"{URL}/{path}", data=b"data")
+    assert response.status_code in (400, 404, 422), response.data
+    assert response.mimetype == "application/problem+json"
+    assert version.get(URL).json == []
+
+
+def test_unknown_file_and_version(version):
+    assert_problem(version.get(f"{URL}/missing.bin"), 404)
+    assert_problem(version.put("/api/v1/models/fraud/versions/9/files/a.bin", data=b"x"), 404)
