@@ -64,3 +64,59 @@ def config() -> None:
 def config_show() -> None:
     """Print the effective configuration with secrets redacted."""
     click.echo(json.dumps(redacted(_config()), indent=2))
+
+
+@main.group()
+def artifacts() -> None:
+    """Artifact store integrity and clean-up."""
+
+
+def _open_registry():
+    from registry.db import database, open_database
+    from registry.storage import open_store
+
+    config = _config()
+    open_database(config)
+    database.connect()
+    return open_store(config)
+
+
+@artifacts.command("verify")
+@click.argument("model", required=False)
+@click.argument("version", required=False, type=click.IntRange(1, 2**31 - 1))
+@click.option("--rehash", is_flag=True, help="Re-read every blob and compare its sha256.")
+def artifacts_verify(model: str | None, version: int | None, rehash: bool) -> None:
+    """Check files of one version, one model, or everything; exit 1 on any problem."""
+    from registry.models import ModelVersion, RegisteredModel
+    from registry.services.artifacts import verify_version
+
+    store = _open_registry()
+    query = ModelVersion.select(ModelVersion.version, RegisteredModel.name).join(RegisteredModel)
+    if model:
+        query = query.where(RegisteredModel.name == model)
+    if version:
+        query = query.where(ModelVersion.version == version)
+    failed = 0
+    for row in query.order_by(RegisteredModel.name, ModelVersion.version).objects():
+        report = verify_version(row.name, row.version, store=store, rehash=rehash)
+        for entry in report["files"]:
+            if not entry["ok"]:
+                failed += 1
+                click.echo(f"{row.name} v{row.version} {entry['path']}: {entry['problem']}")
+    click.echo("all files verified" if not failed else f"{failed} file(s) with problems")
+    sys.exit(1 if failed else 0)
+
+
+@artifacts.command("gc")
+@click.option("--grace-hours", type=click.FloatRange(0), default=24.0, show_default=True,
+              help="Keep unreferenced blobs younger than this (uploads still in flight).")
+@click.option("--dry-run", is_flag=True, help="List what would be removed.")
+def artifacts_gc(grace_hours: float, dry_run: bool) -> None:
+    """Remove blobs that no version references."""
+    import datetime as dt
+
+    from registry.services.artifacts import collect_garbage
+
+    store = _open_registry()
+    removed = collect_garbage(store=store, grace=dt.timedelta(hours=grace_hours), dry_run=dry_run)
+    click.echo(f"{'would remove' if dry_run else 'removed'} {len(removed)} blob(s)")

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from registry.api.context import current_actor
-from registry.api.schemas import FileSchema
+from registry.api.schemas import FileSchema, VersionSchema
 from registry.domain.errors import InvalidInput
 from registry.services import artifacts
 
@@ -82,3 +82,11 @@ def download(model, version, path):
     body = store.read(entry["sha256"], start, length) if length else iter(())
     return Response(body, status=status, headers=headers, mimetype="application/octet-stream",
                     direct_passthrough=True)
+
+
+@blp.route("/models/<string:model>/versions/<int(min=1, max=2147483647):version>/finalize",
+           methods=["POST"])
+@blp.response(200, VersionSchema)
+def finalize(model, version):
+    """Make the version `ready`; its files become immutable (later uploads get 409)."""
+    return artifacts.finalize_version(model, version, actor=current_actor())

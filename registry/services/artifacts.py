@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import BinaryIO
 
 from registry.db import write_transaction
-from registry.domain.errors import Conflict, NotFound
+from registry.domain.errors import Conflict, InvalidInput, NotFound
 from registry.domain.paths import validate_file_path
 from registry.models import ModelVersion, VersionFile
 from registry.services.events import append_event
@@ -64,3 +65,67 @@ def get_file(model_name: str, number: int, path: str) -> dict:
     if entry is None:
         raise NotFound(f"version {number} of '{model_name}' has no file {path!r}")
     return file_view(entry)
+
+
+def finalize_version(model_name: str, number: int, *, actor: str,
+                     now: dt.datetime | None = None) -> dict:
+    """Make a pending version `ready`: its file list becomes immutable. A version without files
+    needs a `source_uri`. Finalizing a ready version again changes nothing and answers the same.
+    Raises ModelNotFound, VersionNotFound, InvalidInput (no files and no source_uri)."""
+    from registry.services.versions import version_views
+
+    now = now or utcnow()
+    with write_transaction():
+        model = find_model(model_name, for_update=True)
+        row = find_version(model, number, for_update=True)
+        if row.status == "pending":
+            files = [file_view(entry) for entry in
+                     VersionFile.select().where(VersionFile.version == row).order_by(VersionFile.path)]
+            if not files and not row.source_uri:
+                raise InvalidInput(f"version {number} of '{model_name}' has no files and no "
+                                   "source_uri", errors={"files": ["upload at least one file"]})
+            row.status, row.updated_at = "ready", now
+            row.save()
+            append_event("version.ready", actor=actor, model=model.name, version=number, now=now,
+                         data={"files": files, "evaluations": []})
+        return version_views([row], {model.id: model.name})[0]
+
+
+def verify_version(model_name: str, number: int, *, store: ArtifactStore,
+                   rehash: bool = False) -> dict:
+    """Check that every file of a version is in the store with its recorded size (and, with
+    `rehash`, its recorded sha256). Read-only; raises ModelNotFound, VersionNotFound."""
+    results = []
+    for entry in list_files(model_name, number):
+        stored = store.size(entry["sha256"])
+        problem = None
+        if stored is None:
+            problem = "missing from the artifact store"
+        elif stored != entry["size"]:
+            problem = f"stored size {stored} differs from recorded {entry['size']}"
+        elif rehash:
+            digest = hashlib.sha256()
+            for chunk in store.read(entry["sha256"]):
+                digest.update(chunk)
+            if digest.hexdigest() != entry["sha256"]:
+                problem = "content does not match its sha256"
+        results.append({**entry, "ok": problem is None, "problem": problem})
+    return {"model": model_name, "version": number, "ok": all(r["ok"] for r in results),
+            "files": results}
+
+
+def collect_garbage(*, store: ArtifactStore, grace: dt.timedelta, dry_run: bool = False,
+                    now: dt.datetime | None = None) -> list[str]:
+    """Delete blobs that no version file references and that are older than `grace` (which
+    covers uploads whose manifest row has not committed yet). Returns the sha256s removed."""
+    now = now or utcnow()
+    removed = []
+    for sha256, _size, modified in store.blobs():
+        if modified > now - grace:
+            continue
+        if VersionFile.select().where(VersionFile.sha256 == sha256).exists():
+            continue
+        if not dry_run:
+            store.delete(sha256)
+        removed.append(sha256)
+    return removed

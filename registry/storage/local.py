@@ -31,7 +31,8 @@ class LocalStore:
             blob = reader.finish(expected_sha256)
             target = self._path(blob.sha256)
             if target.exists():
-                os.unlink(temp_name)  # identical bytes are stored once
+                os.unlink(temp_name)  # identical bytes are stored once;
+                os.utime(target)  # fresh mtime: the gc grace period now covers this upload too
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(temp_name, target)

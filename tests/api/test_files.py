@@ -77,3 +77,13 @@ def test_bad_paths_write_nothing(version, path):
 def test_unknown_file_and_version(version):
     assert_problem(version.get(f"{URL}/missing.bin"), 404)
     assert_problem(version.put("/api/v1/models/fraud/versions/9/files/a.bin", data=b"x"), 404)
+
+
+def test_finalize_route(version):
+    assert_problem(version.post("/api/v1/models/fraud/versions/1/finalize"), 422)
+    version.put(f"{URL}/a.bin", data=b"x")
+    ready = version.post("/api/v1/models/fraud/versions/1/finalize")
+    assert ready.status_code == 200 and ready.json["status"] == "ready"
+    assert_problem(version.put(f"{URL}/b.bin", data=b"y"), 409)
+    types = [e["type"] for e in version.get("/api/v1/events").json["items"]]
+    assert types[-2:] == ["version.file_uploaded", "version.ready"]
