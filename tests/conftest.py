@@ -9,6 +9,7 @@ import os
 
 import psycopg2
 import pytest
+from moto.server import ThreadedMotoServer
 
 from registry.app import create_app
 from registry.db import database
@@ -73,3 +74,15 @@ def db(app):
     """A connection for service-level tests that call services directly."""
     with database.connection_context():
         yield database
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3-protocol server (moto) on loopback, as host:port."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"{host}:{port}"
+    server.stop()

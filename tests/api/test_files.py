@@ -87,3 +87,22 @@ def test_finalize_route(version):
     assert_problem(version.put(f"{URL}/b.bin", data=b"y"), 409)
     types = [e["type"] for e in version.get("/api/v1/events").json["items"]]
     assert types[-2:] == ["version.file_uploaded", "version.ready"]
+
+
+def test_s3_store_serves_ranges_and_presigned_redirects(backend, s3_endpoint):
+    import requests
+
+    from registry.app import create_app
+    storage = {"backend": "s3", "s3_endpoint": s3_endpoint, "s3_bucket": "api-test",
+               "s3_access_key": "testing", "s3_secret_key": "testing", "s3_secure": False,
+               "presign_ttl_s": 600}
+    client = create_app({**backend, "storage": storage}, environ={}).test_client()
+    create_model(client)
+    create_version(client)
+    data = os.urandom(50_000)
+    assert client.put(f"{URL}/m.bin", data=data).status_code == 201
+    assert client.get(f"{URL}/m.bin", headers={"Range": "bytes=10-19"}).data == data[10:20]
+    redirect = client.get(f"{URL}/m.bin?redirect=true")
+    assert redirect.status_code == 302 and "X-Amz-Expires=600" in redirect.headers["Location"]
+    assert requests.get(redirect.headers["Location"], timeout=10).content == data
+    assert client.get("/readyz").json["checks"]["artifact_store"] == "ok"

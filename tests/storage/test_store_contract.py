@@ -7,7 +7,6 @@ import os
 import pytest
 import requests
 from minio import Minio
-from moto.server import ThreadedMotoServer
 
 from registry.domain.errors import ArtifactTooLarge, DigestMismatch
 from registry.storage import blob_key
@@ -15,17 +14,6 @@ from registry.storage.local import LocalStore
 from registry.storage.s3 import S3Store
 
 MB = 1 << 20
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture(params=["local", "s3"])
