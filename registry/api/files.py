@@ -47,7 +47,8 @@ def upload(model, version, path):
     return artifacts.upload_file(model, version, path, request.stream,
                                  store=current_app.extensions["modelyard_store"],
                                  actor=current_actor(), max_bytes=limit,
-                                 expected_sha256=_expected_sha256())
+                                 expected_sha256=_expected_sha256(),
+                                 expected_size=request.content_length)
 
 
 @blp.route(FILE, methods=["GET"])

@@ -27,17 +27,19 @@ def file_view(entry: VersionFile) -> dict:
 
 def upload_file(model_name: str, number: int, path: str, body: BinaryIO, *, store: ArtifactStore,
                 actor: str, max_bytes: int, expected_sha256: str | None = None,
-                now: dt.datetime | None = None) -> dict:
+                expected_size: int | None = None, now: dt.datetime | None = None) -> dict:
     """Stream a file into the store, then record it in the version's manifest.
 
     The bytes are written (and made durable) before the transaction that points at them, so no
     network or disk work happens inside it; a rejected upload records nothing. Re-uploading a path
     of a pending version replaces it. Raises InvalidInput (path), ModelNotFound, VersionNotFound,
-    Conflict (version not pending), DigestMismatch, ArtifactTooLarge.
+    Conflict (version not pending), DigestMismatch, ArtifactTooLarge, IncompleteUpload (fewer
+    bytes than `expected_size`, the declared Content-Length).
     """
     validate_file_path(path)
     _require_pending(model_name, find_version(find_model(model_name), number))
-    blob = store.put(body, max_bytes=max_bytes, expected_sha256=expected_sha256)
+    blob = store.put(body, max_bytes=max_bytes, expected_sha256=expected_sha256,
+                     expected_size=expected_size)
     now = now or utcnow()
     with write_transaction():
         model = find_model(model_name, for_update=True)

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator, Protocol
 
-from registry.domain.errors import ArtifactTooLarge, DigestMismatch
+from registry.domain.errors import ArtifactTooLarge, DigestMismatch, IncompleteUpload
 
 CHUNK = 1 << 20
 
@@ -42,8 +42,12 @@ class HashingReader:
         self.digest.update(chunk)
         return chunk
 
-    def finish(self, expected_sha256: str | None) -> Blob:
-        """The blob read so far; raises DigestMismatch when it is not what the client announced."""
+    def finish(self, expected_sha256: str | None, expected_size: int | None = None) -> Blob:
+        """The blob read so far; raises IncompleteUpload when fewer bytes arrived than declared
+        (a server may report a dropped connection as a plain end of stream), DigestMismatch when
+        they are not what the client announced."""
+        if expected_size is not None and self.size != expected_size:
+            raise IncompleteUpload(f"received {self.size} of the {expected_size} bytes declared")
         actual = self.digest.hexdigest()
         if expected_sha256 is not None and actual != expected_sha256:
             raise DigestMismatch(f"the body hashes to sha256 {actual}, not the {expected_sha256} "
@@ -52,9 +56,10 @@ class HashingReader:
 
 
 class ArtifactStore(Protocol):
-    def put(self, source: BinaryIO, *, max_bytes: int,
-            expected_sha256: str | None = None) -> Blob:
-        """Store the stream's bytes under their sha256 (once, however often they are sent)."""
+    def put(self, source: BinaryIO, *, max_bytes: int, expected_sha256: str | None = None,
+            expected_size: int | None = None) -> Blob:
+        """Store the stream's bytes under their sha256 (once, however often they are sent);
+        nothing is stored when the size or digest is not the one expected."""
 
     def size(self, sha256: str) -> int | None:
         """The stored size, or None when the blob is missing."""

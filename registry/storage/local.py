@@ -19,7 +19,8 @@ class LocalStore:
     def _path(self, sha256: str) -> Path:
         return self.root / blob_key(sha256)
 
-    def put(self, source: BinaryIO, *, max_bytes: int, expected_sha256: str | None = None) -> Blob:
+    def put(self, source: BinaryIO, *, max_bytes: int, expected_sha256: str | None = None,
+            expected_size: int | None = None) -> Blob:
         reader = HashingReader(source, max_bytes)
         handle, temp_name = tempfile.mkstemp(dir=self.incoming)
         try:
@@ -28,7 +29,7 @@ class LocalStore:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())  # durable before the upload is acknowledged
-            blob = reader.finish(expected_sha256)
+            blob = reader.finish(expected_sha256, expected_size)
             target = self._path(blob.sha256)
             if target.exists():
                 os.unlink(temp_name)  # identical bytes are stored once;

@@ -28,13 +28,14 @@ class S3Store:
         if not self.client.bucket_exists(bucket_name=self.bucket):
             self.client.make_bucket(bucket_name=self.bucket)
 
-    def put(self, source: BinaryIO, *, max_bytes: int, expected_sha256: str | None = None) -> Blob:
+    def put(self, source: BinaryIO, *, max_bytes: int, expected_sha256: str | None = None,
+            expected_size: int | None = None) -> Blob:
         reader = HashingReader(source, max_bytes)
         incoming = f"incoming/{uuid.uuid4()}"
         try:
             self.client.put_object(bucket_name=self.bucket, object_name=incoming, data=reader,
                                    length=-1, part_size=PART_SIZE)
-            blob = reader.finish(expected_sha256)
+            blob = reader.finish(expected_sha256, expected_size)
             if self.size(blob.sha256) is None:
                 self.client.copy_object(bucket_name=self.bucket, object_name=blob_key(blob.sha256),
                                         source=CopySource(self.bucket, incoming))

@@ -8,7 +8,7 @@ import pytest
 import requests
 from minio import Minio
 
-from registry.domain.errors import ArtifactTooLarge, DigestMismatch
+from registry.domain.errors import ArtifactTooLarge, DigestMismatch, IncompleteUpload
 from registry.storage import blob_key
 from registry.storage.local import LocalStore
 from registry.storage.s3 import S3Store
@@ -79,6 +79,12 @@ def test_too_large_leaves_nothing(store):
 def test_interrupted_upload_leaves_nothing(store):
     with pytest.raises(ConnectionResetError):
         store.put(BrokenStream(before=MB + 5), max_bytes=10 * MB)
+    assert list(store.blobs()) == []
+
+
+def test_short_body_leaves_nothing(store):
+    with pytest.raises(IncompleteUpload):
+        store.put(io.BytesIO(b"x" * 5000), max_bytes=MB, expected_size=1_000_000)
     assert list(store.blobs()) == []
 
 
