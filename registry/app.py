@@ -36,6 +36,7 @@ def create_app(overrides: Mapping | None = None, *, environ: Mapping[str, str] |
     app.config["MODELYARD"] = config
     app.config["MAX_CONTENT_LENGTH"] = config["api"]["max_json_bytes"]
     app.json.sort_keys = False
+    app.url_map.merge_slashes = False  # `files//etc/passwd` must be refused, not redirected
     open_database(config)
     if config["server"]["auto_migrate"]:
         with database.connection_context():

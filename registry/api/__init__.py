@@ -48,6 +48,7 @@ OPENAPI_SETTINGS = {
 
 def register_api(app: Flask) -> Api:
     app.config.update(OPENAPI_SETTINGS)
+    app.url_map.converters["anypath"] = files.AnyPathConverter
     install_guards(app)
     api = ModelyardApi(app)
     for blueprint in (models.blp, versions.blp, files.blp, events.blp):

@@ -9,6 +9,7 @@ import re
 from flask import Response, current_app, redirect, request
 from flask_smorest import Blueprint
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import PathConverter
 
 from registry.api.context import current_actor
 from registry.api.schemas import FileSchema, VersionSchema
@@ -18,6 +19,13 @@ from registry.services import artifacts
 blp = Blueprint("files", __name__, url_prefix="/api/v1", description="Version files")
 FILE = "/models/<string:model>/versions/<int(min=1, max=2147483647):version>/files"
 CONTENT_DIGEST = re.compile(r"sha-256=:([A-Za-z0-9+/=]+):")
+
+
+class AnyPathConverter(PathConverter):
+    """Every remaining character, so `/etc/passwd` or a newline reach validation (and a clear
+    422) instead of falling through to a 404."""
+    regex = r"[\s\S]+"
+    part_isolating = False  # the value spans slashes
 
 
 def _expected_sha256() -> str | None:
@@ -36,7 +44,7 @@ def _expected_sha256() -> str | None:
     return raw.hex()
 
 
-@blp.route(f"{FILE}/<path:path>", methods=["PUT"])
+@blp.route(f"{FILE}/<anypath:path>", methods=["PUT"])
 @blp.response(201, FileSchema)
 def upload(model, version, path):
     """Stream a file's bytes (any content type); `Content-Digest: sha-256=:...:` is verified."""
@@ -58,7 +66,7 @@ def manifest(model, version):
     return artifacts.list_files(model, version)
 
 
-@blp.route(f"{FILE}/<path:path>", methods=["GET"])
+@blp.route(f"{FILE}/<anypath:path>", methods=["GET"])
 @blp.response(200, description="The file's bytes (206 for a Range request).")
 def download(model, version, path):
     """Stream the file; `Range` gives 206, `?redirect=true` a presigned URL on S3."""

@@ -65,12 +65,21 @@ def test_size_limit(backend):
     assert client.put(f"{URL}/ok.bin", data=b"x" * 1000).status_code == 201
 
 
-@pytest.mark.parametrize("path", ["../x", "a/../../b", "%2e%2e/x", "a%5Cb", "a//b", "C:%5Cx",
-                                  "x" * 5000, "a%00b", "./a"])
-def test_bad_paths_write_nothing(version, path):
+BAD_PATHS = ["../x", "a/../../b", "%2e%2e/x", "a%5Cb", "a//b", "C:%5Cx", "C:x", "x" * 5000,
+             "./a", "%2Fetc/passwd", "/etc/passwd", "a/", "a/./b", "a%0Ab", "u%CC%88", "a/..",
+             "%252e%252e/x", "a/" + "y" * 300]
+
+
+@pytest.mark.parametrize("path", BAD_PATHS, ids=lambda p: p[:20])
+def test_bad_paths_get_422_and_write_nothing(version, path):
     response = version.put(f"{URL}/{path}", data=b"data")
-    assert response.status_code in (400, 404, 422), response.data
-    assert response.mimetype == "application/problem+json"
+    assert_problem(response, 422)
+    assert version.get(URL).json == []
+    assert version.get("/api/v1/events").json["last_seq"] == 2
+
+
+def test_nul_in_path_is_refused(version):
+    assert_problem(version.put(f"{URL}/a%00b", data=b"data"), 400)
     assert version.get(URL).json == []
 
 
