@@ -42,19 +42,24 @@ def _assign_request_id() -> None:
     g.request_id = given if REQUEST_ID.match(given) else str(uuid.uuid4())
 
 
+def _json_body() -> bool:
+    """API bodies are POST/PATCH JSON; PUT carries file bytes, whatever their content type."""
+    return request.is_json and request.method in ("POST", "PATCH")
+
+
 def _refuse_nul() -> None:
     """NUL cannot be stored in PostgreSQL text and is never meaningful in a name or filter."""
     in_query = any("\x00" in key or "\x00" in value
                    for key, values in request.args.lists() for value in values)
     if in_query or "\x00" in request.path:
         abort(400, description="NUL characters are not accepted in the URL")
-    if request.is_json and b"\\u0000" in request.get_data(cache=True):
+    if _json_body() and b"\\u0000" in request.get_data(cache=True):
         abort(400, description="NUL characters (\\u0000) are not accepted in JSON strings")
 
 
 def _limit_json() -> None:
     """Too deep a body would exhaust the parser's recursion: refuse it before parsing."""
-    if not request.is_json or request.method in ("GET", "HEAD", "OPTIONS"):
+    if not _json_body():
         return
     limit = current_app.config["MODELYARD"]["api"]["max_json_depth"]
     body = request.get_data(cache=True)  # bounded by MAX_CONTENT_LENGTH (413 beyond it)

@@ -115,3 +115,11 @@ def test_s3_store_serves_ranges_and_presigned_redirects(backend, s3_endpoint):
     assert redirect.status_code == 302 and "X-Amz-Expires=600" in redirect.headers["Location"]
     assert requests.get(redirect.headers["Location"], timeout=10).content == data
     assert client.get("/readyz").json["checks"]["artifact_store"] == "ok"
+
+
+def test_json_files_are_bytes_not_api_bodies(version):
+    """A 2 MiB tokenizer.json sent as application/json is a file, not a request body to parse."""
+    data = b'{"vocab": [' + b'"\\u0000", ' * 200_000 + b'"end"]}'
+    response = version.put(f"{URL}/tokenizer.json", data=data, content_type="application/json")
+    assert response.status_code == 201 and response.json["size"] == len(data)
+    assert version.get(f"{URL}/tokenizer.json").data == data
