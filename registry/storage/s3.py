@@ -36,9 +36,10 @@ class S3Store:
             self.client.put_object(bucket_name=self.bucket, object_name=incoming, data=reader,
                                    length=-1, part_size=PART_SIZE)
             blob = reader.finish(expected_sha256, expected_size)
-            if self.size(blob.sha256) is None:
-                self.client.copy_object(bucket_name=self.bucket, object_name=blob_key(blob.sha256),
-                                        source=CopySource(self.bucket, incoming))
+            # Copied even when the blob exists: the fresh Last-Modified is what keeps garbage
+            # collection's grace period from removing it before this upload's row commits.
+            self.client.copy_object(bucket_name=self.bucket, object_name=blob_key(blob.sha256),
+                                    source=CopySource(self.bucket, incoming))
             return blob
         finally:
             self.client.remove_object(bucket_name=self.bucket, object_name=incoming)

@@ -3,6 +3,7 @@ import datetime as dt
 import hashlib
 import io
 import os
+import time
 
 import pytest
 import requests
@@ -60,6 +61,16 @@ def test_identical_bytes_stored_once(store):
     second = store.put(io.BytesIO(b"same"), max_bytes=MB)
     assert first == second
     assert [entry[0] for entry in store.blobs()] == [first.sha256]
+
+
+def test_storing_again_refreshes_the_age(store):
+    """Garbage collection's grace period must cover a re-upload of old identical bytes."""
+    sha = store.put(io.BytesIO(b"again"), max_bytes=MB).sha256
+    [(_, _, first)] = list(store.blobs())
+    time.sleep(1.1)  # S3 Last-Modified has one-second resolution
+    assert store.put(io.BytesIO(b"again"), max_bytes=MB).sha256 == sha
+    [(_, _, second)] = list(store.blobs())
+    assert second > first
 
 
 def test_digest_mismatch_leaves_nothing(store):
