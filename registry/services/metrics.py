@@ -65,7 +65,7 @@ def metric_history(model_name: str, number: int, *, key: str | None = None,
     if source:
         query = query.where(Metric.source == source)
     if cursor:
-        after = decode_cursor(cursor, "at", "id")
+        after = decode_cursor(cursor, at="int", id="int")
         query = query.where((Metric.recorded_at > after["at"]) | (
             (Metric.recorded_at == after["at"]) & (Metric.id > after["id"])))
     rows = list(query.order_by(Metric.recorded_at, Metric.id).limit(limit + 1))

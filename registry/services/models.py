@@ -80,7 +80,7 @@ def list_models(*, q: str | None = None, tags: dict[str, str] | None = None,
         query = query.where(RegisteredModel.id.in_(
             ModelVersion.select(ModelVersion.model).where(ModelVersion.stage == stage)))
     if cursor:
-        query = query.where(RegisteredModel.name > decode_cursor(cursor, "name")["name"])
+        query = query.where(RegisteredModel.name > decode_cursor(cursor, name="text")["name"])
     rows = list(query.order_by(RegisteredModel.name).limit(limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from typing import NamedTuple
 
 from registry.domain.errors import InvalidInput
@@ -22,14 +23,26 @@ def encode_cursor(position: dict) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, *keys: str) -> dict:
-    """The position a cursor holds, with `keys` present; raises InvalidInput for anything we
-    did not issue."""
+def _fits(value, kind: str) -> bool:
+    if kind.endswith("?"):
+        return value is None or _fits(value, kind[:-1])
+    if kind == "text":
+        return isinstance(value, str) and len(value) <= 4096
+    if kind == "int":
+        return type(value) is int and abs(value) < 2**62
+    return type(value) in (int, float) and math.isfinite(value) and abs(value) <= 1e300
+
+
+def decode_cursor(cursor: str, **kinds: str) -> dict:
+    """The position a cursor holds, each key of the kind named ("text", "int", "number", with
+    "?" for nullable), since a tampered value must not reach SQL; raises InvalidInput for
+    anything we did not issue."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         position = None
-    if not isinstance(position, dict) or not all(key in position for key in keys):
+    if not isinstance(position, dict) or not all(
+            key in position and _fits(position[key], kind) for key, kind in kinds.items()):
         raise InvalidInput("cursor is not one this server issued", errors={"cursor": ["invalid"]})
     return position

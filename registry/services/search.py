@@ -6,7 +6,6 @@ import operator
 
 from peewee import JOIN
 
-from registry.domain.errors import InvalidInput
 from registry.domain.filters import Condition, Field, OrderBy, parse_filter, parse_order_by
 from registry.models import MetricValue, ModelVersion, Param, RegisteredModel, VersionTag
 from registry.services.lookup import find_model
@@ -73,6 +72,13 @@ def _after(expr, descending: bool, last_value, last_id: int):
     return beyond(expr, last_value) | ((expr == last_value) & tie) | expr.is_null()
 
 
+def _cursor_kind(field: Field) -> str:
+    """The JSON kind a sort value of this field has in a cursor."""
+    if field.family == "tags" or field.kind in ("text", "stage", "status"):
+        return "text"
+    return "int" if field.kind in ("int", "time") else "number"
+
+
 def _plain(value):
     if isinstance(value, dt.datetime):
         return ModelVersion.created_at.db_value(value)
@@ -102,11 +108,7 @@ def search_versions(*, model: str | None = None, filter_text: str | None = None,
         query = _apply_condition(query, condition, index)
     query, sort = _sort_expression(query, order.field)
     if cursor:
-        position = decode_cursor(cursor, "value", "id")
-        if not isinstance(position["id"], int) or not isinstance(
-                position["value"], (type(None), str, int, float)):
-            raise InvalidInput("cursor is not one this server issued",
-                               errors={"cursor": ["invalid"]})
+        position = decode_cursor(cursor, value=_cursor_kind(order.field) + "?", id="int")
         query = query.where(_after(sort, order.descending, position["value"], position["id"]))
     direction = "desc" if order.descending else "asc"
     query = query.select_extend(sort.alias("sort_value_")).order_by(

@@ -85,3 +85,23 @@ def test_bad_search_requests(catalog, query, status):
 
 def test_search_unknown_model(client):
     assert_problem(client.get("/api/v1/models/ghost/versions"), 404)
+
+
+def _cursor(position: dict) -> str:
+    import base64
+    import json
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("path, position", [
+    ("/api/v1/models/fraud/versions?order_by=version", {"value": "abc", "id": 1}),
+    ("/api/v1/models/fraud/versions?order_by=tags.team", {"value": 5, "id": 1}),
+    ("/api/v1/models/fraud/versions?order_by=version", {"value": 1, "id": 10**30}),
+    ("/api/v1/models/fraud/versions?order_by=metrics.accuracy", {"value": 1e400, "id": 1}),
+    ("/api/v1/models", {"name": 5}),
+    ("/api/v1/models/fraud/versions/1/metrics", {"at": "x", "id": 1}),
+    ("/api/v1/models/fraud/versions/1/metrics", {"at": 1, "id": True}),
+])
+def test_tampered_cursors_are_422_not_500(catalog, path, position):
+    separator = "&" if "?" in path else "?"
+    assert_problem(catalog.get(f"{path}{separator}cursor={_cursor(position)}"), 422)
