@@ -8,10 +8,10 @@ import re
 
 from flask import Response, current_app, redirect, request
 from flask_smorest import Blueprint
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import PathConverter
 
 from registry.api.context import current_actor
+from registry.api.problems import problem
 from registry.api.schemas import FileSchema, VersionSchema
 from registry.domain.errors import InvalidInput
 from registry.services import artifacts
@@ -49,9 +49,7 @@ def _expected_sha256() -> str | None:
 def upload(model, version, path):
     """Stream a file's bytes (any content type); `Content-Digest: sha-256=:...:` is verified."""
     limit = current_app.config["MODELYARD"]["storage"]["max_file_bytes"]
-    request.max_content_length = limit
-    if request.content_length is not None and request.content_length > limit:
-        raise RequestEntityTooLarge()
+    request.max_content_length = limit  # werkzeug answers 413 when the stream is opened
     return artifacts.upload_file(model, version, path, request.stream,
                                  store=current_app.extensions["modelyard_store"],
                                  actor=current_actor(), max_bytes=limit,
@@ -66,6 +64,26 @@ def manifest(model, version):
     return artifacts.list_files(model, version)
 
 
+def _file_response(entry: dict, store) -> Response:
+    """The file's bytes, or the requested range of them (206); 416 for a range beyond the end."""
+    size, status, start, length = entry["size"], 200, 0, entry["size"]
+    digest = base64.b64encode(bytes.fromhex(entry["sha256"])).decode()
+    headers = {"ETag": f'"{entry["sha256"]}"', "Accept-Ranges": "bytes",
+               "Repr-Digest": f"sha-256=:{digest}:"}
+    if request.range:
+        byte_range = request.range.range_for_length(size)
+        if byte_range is None:
+            return problem(416, "Range Not Satisfiable", f"the file has {size} bytes",
+                           headers={"Content-Range": f"bytes */{size}"})
+        start, stop = byte_range
+        status, length = 206, stop - start
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    headers["Content-Length"] = str(length)
+    body = store.read(entry["sha256"], start, length) if length else iter(())
+    return Response(body, status=status, headers=headers, mimetype="application/octet-stream",
+                    direct_passthrough=True)
+
+
 @blp.route(f"{FILE}/<anypath:path>", methods=["GET"])
 @blp.response(200, description="The file's bytes (206 for a Range request).")
 def download(model, version, path):
@@ -77,20 +95,7 @@ def download(model, version, path):
         url = store.presigned_url(entry["sha256"], dt.timedelta(seconds=ttl))
         if url:
             return redirect(url, 302)
-    size, status, start, length = entry["size"], 200, 0, entry["size"]
-    headers = {"ETag": f'"{entry["sha256"]}"', "Accept-Ranges": "bytes",
-               "Repr-Digest": f"sha-256=:{base64.b64encode(bytes.fromhex(entry['sha256'])).decode()}:"}
-    byte_range = request.range.range_for_length(size) if request.range else None
-    if request.range and byte_range is None:
-        return Response(status=416, headers={"Content-Range": f"bytes */{size}"})
-    if byte_range:
-        start, stop = byte_range
-        status, length = 206, stop - start
-        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-    headers["Content-Length"] = str(length)
-    body = store.read(entry["sha256"], start, length) if length else iter(())
-    return Response(body, status=status, headers=headers, mimetype="application/octet-stream",
-                    direct_passthrough=True)
+    return _file_response(entry, store)
 
 
 @blp.route("/models/<string:model>/versions/<int(min=1, max=2147483647):version>/finalize",
