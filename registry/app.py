@@ -12,6 +12,7 @@ from registry.api import register_api
 from registry.config import load_config
 from registry.db import database, open_database
 from registry.migrate import upgrade
+from registry.services import criteria
 from registry.storage import open_store
 
 
@@ -38,6 +39,7 @@ def create_app(overrides: Mapping | None = None, *, environ: Mapping[str, str] |
     app.json.sort_keys = False
     app.url_map.merge_slashes = False  # `files//etc/passwd` must be refused, not redirected
     open_database(config)
+    criteria.use_defaults(config["criteria"])
     if config["server"]["auto_migrate"]:
         with database.connection_context():
             upgrade()

@@ -6,6 +6,7 @@ and bounds, so a value from any layer is validated the same way.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import tomllib
 import urllib.parse
@@ -14,6 +15,9 @@ from typing import Any, Mapping
 
 import marshmallow as ma
 from marshmallow import fields, validate
+
+from registry.domain.criteria import validate_rules
+from registry.domain.errors import InvalidInput
 
 DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "config" / "defaults.toml"
 SECRET_KEYS = {("database", "url"), ("storage", "s3_secret_key")}
@@ -75,11 +79,32 @@ class StorageSchema(ma.Schema):
             raise ma.ValidationError("required when storage.backend is s3", "s3_endpoint")
 
 
+class RulesField(fields.Field):
+    """A list of criteria rules; from the environment, a JSON array."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ma.ValidationError("must be a JSON array of rules") from None
+        try:
+            return validate_rules(value, attr)
+        except InvalidInput as exc:
+            raise ma.ValidationError(exc.detail) from None
+
+
+class CriteriaSchema(ma.Schema):
+    staging = RulesField(required=True)
+    production = RulesField(required=True)
+
+
 SECTIONS: dict[str, type[ma.Schema]] = {
     "server": ServerSchema,
     "database": DatabaseSchema,
     "api": ApiSchema,
     "storage": StorageSchema,
+    "criteria": CriteriaSchema,
 }
 
 

@@ -105,6 +105,16 @@ ModelVersion.add_index(
     .where(SQL("stage IN ('staging', 'production')")))
 
 
+RUN_COLUMNS = {  # version column -> path in the `run` object
+    "run_id": ("id",), "run_experiment": ("experiment",), "run_uri": ("uri",),
+    "run_started_at": ("started_at",), "run_ended_at": ("ended_at",),
+    "dataset_name": ("dataset", "name"), "dataset_version": ("dataset", "version"),
+    "dataset_digest": ("dataset", "digest"), "code_repo": ("code", "repo"),
+    "code_commit": ("code", "commit"), "code_branch": ("code", "branch"),
+    "env_python": ("environment", "python"), "env_requirements": ("environment", "requirements"),
+}
+
+
 class VersionTag(BaseModel):
     version = ForeignKeyField(ModelVersion, on_delete="CASCADE", backref="tag_rows")
     key = CharField(max_length=128)
@@ -176,7 +186,36 @@ class StageMove(BaseModel):
     at = UTCTimestampField(default=utcnow)
 
     class Meta:
-        indexes = ((("model", "stage", "at"), False),)
+        indexes = ((("model", "stage", "at"), False), (("model", "stage", "id"), False))
+
+
+class CriteriaRevision(BaseModel):
+    """Append-only: every change of a model's criteria; the newest revision is in force."""
+    model = ForeignKeyField(RegisteredModel, on_delete="CASCADE", backref="criteria_revisions")
+    revision = IntegerField()
+    stages = JSONTextField()  # only the stages this model sets; the others follow config
+    actor = CharField(max_length=256)
+    created_at = UTCTimestampField(default=utcnow)
+
+    class Meta:
+        indexes = ((("model", "revision"), True),)
+
+
+class Evaluation(BaseModel):
+    """One stored evaluation of a version against a stage's criteria, with what it used."""
+    version = ForeignKeyField(ModelVersion, on_delete="CASCADE", backref="evaluations")
+    stage = CharField(max_length=16)
+    passed = BooleanField()
+    results = JSONTextField()
+    baseline_version = IntegerField(null=True)
+    criteria = JSONTextField()  # the rules applied, as they were
+    criteria_revision = IntegerField(null=True)  # null: the config defaults
+    trigger = CharField(max_length=16)  # finalize | manual | promote | scheduled
+    actor = CharField(max_length=256)
+    evaluated_at = UTCTimestampField(default=utcnow)
+
+    class Meta:
+        indexes = ((("version", "stage", "id"), False),)
 
 
 class Counter(BaseModel):
@@ -211,4 +250,4 @@ class IdempotencyKey(BaseModel):
 
 
 TABLES = [RegisteredModel, ModelTag, ModelVersion, VersionTag, Param, VersionFile, Metric, MetricValue,
-          StageMove, Counter, Event, IdempotencyKey]
+          StageMove, CriteriaRevision, Evaluation, Counter, Event, IdempotencyKey]

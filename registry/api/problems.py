@@ -18,9 +18,11 @@ DOMAIN_STATUS: list[tuple[type[errors.DomainError], int, str, str]] = [
     (errors.ModelNotFound, 404, "model-not-found", "Model not found"),
     (errors.VersionNotFound, 404, "version-not-found", "Version not found"),
     (errors.NotFound, 404, "not-found", "Not found"),
+    (errors.NoRollbackTarget, 409, "no-rollback-target", "No version to roll back to"),
     (errors.ModelExists, 409, "model-exists", "Model already exists"),
     (errors.StageConflict, 409, "stage-conflict", "Stage conflict"),
     (errors.Conflict, 409, "conflict", "Conflict with the current state"),
+    (errors.CriteriaNotMet, 422, "criteria-not-met", "Acceptance criteria not met"),
     (errors.DigestMismatch, 422, "digest-mismatch", "Content-Digest mismatch"),
     (errors.BadFilter, 422, "bad-filter", "Invalid filter expression"),
     (errors.IdempotencyMismatch, 422, "idempotency-key-reused",
@@ -41,6 +43,8 @@ class ProblemSchema(ma.Schema):
     instance = ma.fields.String()
     errors = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw())
     position = ma.fields.Integer()
+    current_version = ma.fields.Integer(allow_none=True)
+    evaluation = ma.fields.Dict()
 
 
 def problem(status: int, title: str, detail: str, *, slug: str | None = None,
@@ -48,7 +52,7 @@ def problem(status: int, title: str, detail: str, *, slug: str | None = None,
     """A problem+json response carrying the request id as `instance`."""
     body = {"type": PROBLEM_TYPE_BASE + (slug or str(status)), "title": title, "status": status,
             "detail": detail, "instance": f"urn:uuid:{g.get('request_id', '')}"}
-    body.update({key: value for key, value in extensions.items() if value is not None})
+    body.update(extensions)
     response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     response.headers.update(headers or {})
     return response

@@ -63,3 +63,11 @@ class ArtifactTooLarge(DomainError):
 
 class IncompleteUpload(DomainError):
     """The body ended before its declared length (the client went away)."""
+
+
+class CriteriaNotMet(InvalidInput):
+    """The version does not meet the stage's acceptance criteria; `evaluation` says why."""
+
+
+class NoRollbackTarget(Conflict):
+    """No version qualifies as a rollback target; the detail explains why."""

@@ -9,6 +9,7 @@ from registry.db import write_transaction
 from registry.domain.errors import Conflict, InvalidInput, NotFound
 from registry.domain.paths import validate_file_path
 from registry.models import ModelVersion, VersionFile
+from registry.services.evaluations import evaluate_for_all_stages
 from registry.services.events import append_event
 from registry.services.lookup import find_model, find_version
 from registry.services.timefmt import utcnow
@@ -73,6 +74,8 @@ def finalize_version(model_name: str, number: int, *, actor: str,
                      now: dt.datetime | None = None) -> dict:
     """Make a pending version `ready`: its file list becomes immutable. A version without files
     needs a `source_uri`. Finalizing a ready version again changes nothing and answers the same.
+    The same transaction evaluates the version for staging and production (trigger `finalize`)
+    and carries the evaluations in the `version.ready` event.
     Raises ModelNotFound, VersionNotFound, InvalidInput (no files and no source_uri)."""
     from registry.services.versions import version_views
 
@@ -88,8 +91,10 @@ def finalize_version(model_name: str, number: int, *, actor: str,
                                    "source_uri", errors={"files": ["upload at least one file"]})
             row.status, row.updated_at = "ready", now
             row.save()
+            evaluations = evaluate_for_all_stages(model, row, trigger="finalize", actor=actor,
+                                                  now=now)
             append_event("version.ready", actor=actor, model=model.name, version=number, now=now,
-                         data={"files": files, "evaluations": []})
+                         data={"files": files, "evaluations": evaluations})
         return version_views([row], {model.id: model.name})[0]
 
 

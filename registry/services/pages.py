@@ -46,3 +46,16 @@ def decode_cursor(cursor: str, **kinds: str) -> dict:
             key in position and _fits(position[key], kind) for key, kind in kinds.items()):
         raise InvalidInput("cursor is not one this server issued", errors={"cursor": ["invalid"]})
     return position
+
+
+def newest_first(query, key_field, *, limit: int, cursor: str | None,
+                 name: str = "id") -> tuple[list, str | None]:
+    """One page of `query` in descending `key_field` order, and the cursor of the next page
+    (None on the last). The cursor holds the last key seen under `name`; raises InvalidInput
+    for a cursor this server did not issue."""
+    if cursor:
+        query = query.where(key_field < decode_cursor(cursor, **{name: "int"})[name])
+    rows = list(query.order_by(key_field.desc()).limit(limit + 1))
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], encode_cursor({name: getattr(rows[limit - 1], key_field.name)})

@@ -7,23 +7,15 @@ from collections import defaultdict
 
 from registry.db import write_transaction
 from registry.domain.errors import InvalidInput, StageConflict
-from registry.models import (HELD_STAGES, Metric, MetricValue, ModelVersion, Param,
+from registry.models import (HELD_STAGES, RUN_COLUMNS, Metric, MetricValue, ModelVersion, Param,
                              RegisteredModel, StageMove, VersionTag)
 from registry.services import idempotency
+from registry.services.evaluations import latest_evaluations
 from registry.services.events import append_event
 from registry.services.metrics import insert_metrics
 from registry.services.lookup import allocate_version_number, find_model, find_version
 from registry.services.tags import insert_tags, load_tags, patch_tags
 from registry.services.timefmt import rfc3339, utcnow
-
-RUN_COLUMNS = {  # version column -> path in the `run` object
-    "run_id": ("id",), "run_experiment": ("experiment",), "run_uri": ("uri",),
-    "run_started_at": ("started_at",), "run_ended_at": ("ended_at",),
-    "dataset_name": ("dataset", "name"), "dataset_version": ("dataset", "version"),
-    "dataset_digest": ("dataset", "digest"), "code_repo": ("code", "repo"),
-    "code_commit": ("code", "commit"), "code_branch": ("code", "branch"),
-    "env_python": ("environment", "python"), "env_requirements": ("environment", "requirements"),
-}
 
 
 def _dig(tree: dict, path: tuple[str, ...]):
@@ -60,7 +52,8 @@ def _batch_metrics(ids: list[int]) -> tuple[dict, dict]:
 
 
 def version_views(rows: list[ModelVersion], model_names: dict[int, str]) -> list[dict]:
-    """JSON views of versions with tags, params and metrics: five queries whatever the count."""
+    """JSON views of versions with tags, params, metrics and the newest evaluation per stage:
+    six queries whatever the count."""
     ids = [row.id for row in rows]
     if not ids:
         return []
@@ -70,6 +63,7 @@ def version_views(rows: list[ModelVersion], model_names: dict[int, str]) -> list
                                    .where(Param.version.in_(ids)).tuples()):
         params[version_id][key] = json.loads(value)
     current, training = _batch_metrics(ids)
+    evaluations = latest_evaluations(rows, model_names)
     return [{
         "model": model_names[row.model_id], "version": row.version,
         "description": row.description, "tags": tags.get(row.id, {}),
@@ -77,7 +71,7 @@ def version_views(rows: list[ModelVersion], model_names: dict[int, str]) -> list
         "rolled_back": row.rolled_back, "source_uri": row.source_uri,
         "parent_version": row.parent_version,
         "run": _run_view(row, params.get(row.id, {}), training.get(row.id, {})),
-        "metrics": current.get(row.id, {}),
+        "metrics": current.get(row.id, {}), "evaluations": evaluations[row.id],
         "created_at": rfc3339(row.created_at), "updated_at": rfc3339(row.updated_at),
     } for row in rows]
 
@@ -122,6 +116,7 @@ def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: s
             "tags": dict(tags), "status": row.status, "stage": row.stage, "stage_since": None,
             "rolled_back": False, "source_uri": row.source_uri, "parent_version": row.parent_version,
             "run": _run_view(row, dict(params), dict(metrics)), "metrics": dict(metrics),
+            "evaluations": {},
             "created_at": rfc3339(now), "updated_at": rfc3339(now)}
     append_event("version.created", actor=actor, model=model.name, version=number,
                  data={"version": view}, now=now)

@@ -21,3 +21,23 @@ def assert_problem(response, status):
     assert body["status"] == status and body["title"] and body["detail"]
     assert body["instance"].startswith("urn:uuid:")
     return body
+
+
+def ready_version(client, model="fraud", metrics=None, **body):
+    """A finalized version (no files: it points at a source_uri) with the given metrics."""
+    body.setdefault("source_uri", "s3://bucket/model")
+    run = body.pop("run", {})
+    view = create_version(client, model, run={**run, "metrics": metrics or {}}, **body)
+    response = client.post(f"/api/v1/models/{model}/versions/{view['version']}/finalize")
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def put_criteria(client, model="fraud", **stages):
+    response = client.put(f"/api/v1/models/{model}/criteria", json={"stages": stages})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def promote(client, model="fraud", headers=None, **body):
+    return client.post(f"/api/v1/models/{model}/promote", json=body, headers=headers or {})

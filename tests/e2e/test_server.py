@@ -41,3 +41,29 @@ def test_two_gunicorn_workers_number_versions_without_gaps(backend, tmp_path):
         assert codes == [201] * 400
         page = requests.get(f"{url}/api/v1/models/busy/versions?order_by=version&limit=1000").json()
         assert [item["version"] for item in page["items"]] == list(range(1, 401))
+
+
+def test_every_worker_sees_a_move_as_soon_as_it_returns(backend):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {"MODELYARD_SERVER_DATA_DIR": backend["server"]["data_dir"],
+           "DATABASE_URL": backend.get("database", {}).get("url", ""), "MODELYARD_CONFIG": ""}
+    with running(gunicorn_command(port), url, env=env):
+        models = f"{url}/api/v1/models"
+        requests.post(models, json={"name": "live"})
+        for number in range(1, 4):
+            requests.post(f"{models}/live/versions", json={"source_uri": "s3://b/m"})
+            requests.post(f"{models}/live/versions/{number}/finalize")
+
+        def reads(_):  # fresh connections, so both workers answer
+            return {requests.get(f"{models}/live/production").json()["version"] for _ in range(10)}
+
+        with ThreadPoolExecutor(8) as pool:
+            for body, expected in (({"version": 1}, 1), ({"version": 3}, 3), (None, 1)):
+                if body:
+                    response = requests.post(f"{models}/live/promote", json=body)
+                else:
+                    response = requests.post(f"{models}/live/rollback", json={"to_version": 1})
+                assert response.status_code == 200, response.text
+                seen = set().union(*pool.map(reads, range(16)))
+                assert seen == {expected}

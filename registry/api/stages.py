@@ -1,0 +1,181 @@
+"""Routes for stage moves: promote, rollback, the stage holder (the deployers' hot path), history."""
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import Response, current_app, json, request
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from registry.api.context import current_actor, idempotency_key, idempotency_ttl_s
+from registry.api.criteria import EvaluationSchema
+from registry.api.schemas import MAX_INT, TIME, PageArgs, Strict, _text
+from registry.services import stages as stage_service
+
+blp = Blueprint("stages", __name__, url_prefix="/api/v1/models/<string:model>",
+                description="Promotion, rollback, stage holders and history")
+HELD = ("staging", "production")
+
+
+def _version(**kwargs) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(1, MAX_INT), **kwargs)
+
+
+class MoveSchema(Strict):
+    stage = fields.String(load_default="production", validate=validate.OneOf(HELD))
+    reason = _text(2000, allow_none=True)
+    dry_run = fields.Boolean(load_default=False)
+    expected_current_version = _version(allow_none=True, metadata={
+        "description": "compare-and-set: 412 unless this version (null: none) holds the stage"})
+
+
+class PromoteSchema(MoveSchema):
+    version = _version(required=True)
+    force = fields.Boolean(load_default=False)
+
+
+class RollbackSchema(MoveSchema):
+    to_version = _version(allow_none=True)
+
+
+class PromotionSchema(ma.Schema):
+    model = fields.String()
+    stage = fields.String()
+    version = fields.Integer()
+    previous_version = fields.Integer(allow_none=True)
+    evaluation = fields.Nested(EvaluationSchema)
+    forced = fields.Boolean()
+    reason = fields.String(allow_none=True)
+    event_seq = fields.Integer(allow_none=True)
+    dry_run = fields.Boolean()
+
+
+class RollbackResultSchema(ma.Schema):
+    model = fields.String()
+    stage = fields.String()
+    version = fields.Integer()
+    rolled_back_version = fields.Integer()
+    reason = fields.String(allow_none=True)
+    event_seq = fields.Integer(allow_none=True)
+    dry_run = fields.Boolean()
+
+
+class HolderFileSchema(ma.Schema):
+    path = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    url = fields.String(metadata={"description": "download path on this server"})
+
+
+class StageHolderSchema(ma.Schema):
+    model = fields.String()
+    stage = fields.String()
+    version = fields.Integer()
+    since = fields.String(metadata=TIME)
+    revision = fields.Integer()
+    files = fields.List(fields.Nested(HolderFileSchema))
+
+
+class HistoryArgs(PageArgs):
+    stage = fields.String(validate=validate.OneOf(HELD))
+    at = fields.AwareDateTime(default_timezone=None, metadata={
+        "description": "answer which version held `stage` (default production) at this instant"})
+
+
+class MoveOutSchema(ma.Schema):
+    seq = fields.Integer()
+    at = fields.String(metadata=TIME)
+    stage = fields.String()
+    from_version = fields.Integer(allow_none=True)
+    to_version = fields.Integer(allow_none=True)
+    action = fields.String()
+    actor = fields.String()
+    reason = fields.String(allow_none=True)
+    forced = fields.Boolean()
+    evaluation_id = fields.Integer(allow_none=True)
+
+
+class HistorySchema(ma.Schema):
+    items = fields.List(fields.Nested(MoveOutSchema), metadata={
+        "description": "the moves, newest first; with `at`, the one move in force then"})
+    next_cursor = fields.String(allow_none=True)
+    model = fields.String(metadata={"description": "this and the rest: only with `at`"})
+    stage = fields.String()
+    at = fields.String(metadata=TIME)
+    version = fields.Integer(allow_none=True)
+    since = fields.String(allow_none=True, metadata=TIME)
+
+
+def _precondition(body: dict) -> stage_service.Precondition:
+    if_match = None
+    if request.if_match:
+        if_match = ["*"] if request.if_match.star_tag else [
+            f'"{tag}"' for tag in request.if_match.as_set()]
+    return stage_service.Precondition(
+        expect_given="expected_current_version" in body,
+        expected=body.get("expected_current_version"), if_match=if_match)
+
+
+def _answer(result: tuple[dict, bool]):
+    answer, replayed = result
+    return answer, 200, {"Idempotent-Replayed": "true"} if replayed else {}
+
+
+@blp.route("/promote", methods=["POST"])
+@blp.arguments(PromoteSchema)
+@blp.response(200, PromotionSchema)
+def promote(body, model):
+    """Promote a ready version if it meets the stage's criteria (422 with the evaluation if not)."""
+    return _answer(stage_service.promote(
+        model, body["version"], stage=body["stage"], actor=current_actor(),
+        reason=body.get("reason"), force=body["force"], dry_run=body["dry_run"],
+        precondition=_precondition(body), idempotency_key=idempotency_key(),
+        idempotency_ttl_s=idempotency_ttl_s()))
+
+
+@blp.route("/rollback", methods=["POST"])
+@blp.arguments(RollbackSchema)
+@blp.response(200, RollbackResultSchema)
+def rollback(body, model):
+    """Return the stage to the previous good holder (or `to_version`) in one call."""
+    return _answer(stage_service.rollback(
+        model, stage=body["stage"], actor=current_actor(),
+        store=current_app.extensions["modelyard_store"], to_version=body.get("to_version"),
+        reason=body.get("reason"), dry_run=body["dry_run"], precondition=_precondition(body),
+        idempotency_key=idempotency_key(), idempotency_ttl_s=idempotency_ttl_s()))
+
+
+def _holder(model: str, stage: str) -> Response:
+    view = stage_service.stage_view(model, stage)
+    etag = view.pop("etag")
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if request.if_none_match and (request.if_none_match.star_tag
+                                  or etag.strip('"') in request.if_none_match):
+        return Response(status=304, headers=headers)
+    return Response(json.dumps(view), 200, headers=headers, mimetype="application/json")
+
+
+@blp.route("/stages/<any(staging, production):stage>", methods=["GET"])
+@blp.response(200, StageHolderSchema, headers={"ETag": {"schema": {"type": "string"}}})
+@blp.alt_response(304, description="Not Modified: the holder still has this ETag")
+def stage_holder(model, stage):
+    """The stage's holder with its files; `If-None-Match` with its ETag gives 304."""
+    return _holder(model, stage)
+
+
+@blp.route("/production", methods=["GET"])
+@blp.response(200, StageHolderSchema, headers={"ETag": {"schema": {"type": "string"}}})
+@blp.alt_response(304, description="Not Modified: the holder still has this ETag")
+def production(model):
+    """The production holder (alias of /stages/production)."""
+    return _holder(model, "production")
+
+
+@blp.route("/history", methods=["GET"])
+@blp.arguments(HistoryArgs, location="query")
+@blp.response(200, HistorySchema)
+def history(args, model):
+    """Every stage move, newest first; with `at`, the version that held `stage` then."""
+    if "at" in args:
+        return stage_service.holder_at(model, args.get("stage", "production"), args["at"])
+    return stage_service.stage_history(model, stage=args.get("stage"), limit=args["limit"],
+                                       cursor=args.get("cursor")).as_dict()

@@ -1,0 +1,99 @@
+"""Planning stage moves: preconditions of a promotion, the target of a rollback, stage ETags.
+
+Pure: the service hands in plain facts read under the model's lock and applies the plan.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from registry.domain.errors import (Conflict, NoRollbackTarget, StageConflict, StaleVersion)
+
+
+@dataclass(frozen=True)
+class Holding:
+    """A version as stage planning sees it."""
+    version: int
+    status: str
+    stage: str
+    rolled_back: bool = False
+
+
+def stage_etag(revision: int, version: int, since: dt.datetime) -> str:
+    """A strong ETag for a stage's holder: changes whenever the holder changes."""
+    since_us = int(since.timestamp() * 1_000_000)
+    return f'"{revision}.{version}.{since_us}"'
+
+
+def check_expected(stage: str, current: int | None, *, expected: int | None = None,
+                   expect_given: bool = False, if_match: list[str] | None = None,
+                   current_etag: str | None = None) -> None:
+    """A compare-and-set precondition: `expected_current_version` (None = an empty stage) and/or
+    `If-Match` with the stage ETag (or `*` for any holder). Raises StaleVersion naming the
+    current holder."""
+    stale = expect_given and expected != current
+    if if_match is not None:
+        matches = current_etag is not None and ("*" in if_match or current_etag in if_match)
+        stale = stale or not matches
+    if stale:
+        holder = f"version {current}" if current is not None else "no version"
+        raise StaleVersion(f"{stage} is held by {holder} now; read it again and retry",
+                           current_version=current)
+
+
+def check_promotable(target: Holding, stage: str) -> None:
+    """Raises StageConflict when the version cannot enter `stage` as it is."""
+    if target.status != "ready":
+        raise StageConflict(f"version {target.version} is {target.status}; finalize it before "
+                            f"promoting it to {stage}")
+    if target.stage == stage:
+        raise StageConflict(f"version {target.version} already holds {stage}",
+                            current_version=target.version)
+
+
+def plan_rollback(stage: str, current: Holding | None, earlier_holders: Iterable[Holding], *,
+                  files_intact: Callable[[int], bool], to_version: Holding | None = None,
+                  to_version_held: bool = False) -> Holding:
+    """The version a rollback of `stage` returns to.
+
+    Without `to_version`: the newest earlier holder (`earlier_holders` newest first) that is
+    ready, was never rolled back from, and whose files are all present. With it: that version,
+    which must have held the stage before. Raises NoRollbackTarget / Conflict with a sentence
+    an on-call engineer can act on.
+    """
+    if current is None:
+        raise NoRollbackTarget(f"no version holds {stage}, so there is nothing to roll back from")
+    if to_version is not None:
+        return _explicit_target(stage, current, to_version, to_version_held, files_intact)
+    skipped = []
+    for holder in earlier_holders:
+        if holder.version == current.version:
+            continue
+        if holder.rolled_back:
+            skipped.append(f"{holder.version} (rolled back from)")
+        elif holder.status != "ready":
+            skipped.append(f"{holder.version} ({holder.status})")
+        elif not files_intact(holder.version):
+            skipped.append(f"{holder.version} (files missing or truncated)")
+        else:
+            return holder
+    why = f"; skipped {', '.join(skipped)}" if skipped else ""
+    raise NoRollbackTarget(f"no earlier {stage} version of this model qualifies as a rollback "
+                           f"target{why}. Promote a version explicitly instead.",
+                           current_version=current.version)
+
+
+def _explicit_target(stage: str, current: Holding, target: Holding, held: bool,
+                     files_intact: Callable[[int], bool]) -> Holding:
+    if target.version == current.version:
+        raise Conflict(f"version {target.version} already holds {stage}",
+                       current_version=current.version)
+    if not held:
+        raise Conflict(f"version {target.version} never held {stage}; promote it instead")
+    if target.status != "ready":
+        raise Conflict(f"version {target.version} is {target.status}")
+    if not files_intact(target.version):
+        raise Conflict(f"version {target.version} has files missing from the artifact store or "
+                       "with a different size; run `modelyard artifacts verify` for details")
+    return target

@@ -1,0 +1,88 @@
+"""Acceptance criteria per model and stage: config defaults, per-model revisions, history."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from registry.db import write_transaction
+from registry.domain.criteria import CRITERIA_STAGES, validate_criteria
+from registry.models import CriteriaRevision, RegisteredModel
+from registry.services.events import append_event
+from registry.services.lookup import find_model
+from registry.services.pages import Page, newest_first
+from registry.services.timefmt import rfc3339, utcnow
+
+_defaults: dict[str, list[dict]] = {stage: [] for stage in CRITERIA_STAGES}
+
+
+def use_defaults(config_criteria: dict[str, list[dict]]) -> None:
+    """Install the config's default rules (already validated by registry.config)."""
+    _defaults.update({stage: list(config_criteria.get(stage, [])) for stage in CRITERIA_STAGES})
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """The rules in force for one model."""
+    stages: dict[str, list[dict]]
+    inherited: list[str]  # stages that follow the config defaults
+    revision: int | None  # None: the model never set its own
+    actor: str | None = None
+    at: dt.datetime | None = None
+
+    def view(self, model_name: str) -> dict:
+        return {"model": model_name, "revision": self.revision, "stages": self.stages,
+                "inherited": self.inherited, "updated_by": self.actor,
+                "updated_at": rfc3339(self.at)}
+
+
+def _newest(model: RegisteredModel) -> CriteriaRevision | None:
+    return (CriteriaRevision.select().where(CriteriaRevision.model == model)
+            .order_by(CriteriaRevision.revision.desc()).first())
+
+
+def criteria_for(model: RegisteredModel) -> Criteria:
+    """The model's own rules where it set them, the config defaults elsewhere."""
+    newest = _newest(model)
+    own = newest.stages if newest else {}
+    return Criteria(stages={stage: own.get(stage, _defaults[stage]) for stage in CRITERIA_STAGES},
+                    inherited=[stage for stage in CRITERIA_STAGES if stage not in own],
+                    revision=newest.revision if newest else None,
+                    actor=newest.actor if newest else None,
+                    at=newest.created_at if newest else None)
+
+
+def get_criteria(model_name: str) -> dict:
+    """The criteria in force for a model; raises ModelNotFound."""
+    return criteria_for(find_model(model_name)).view(model_name)
+
+
+def set_criteria(model_name: str, stages: dict, *, actor: str,
+                 now: dt.datetime | None = None) -> dict:
+    """Replace a model's criteria with a new revision; stages left out follow the config defaults.
+
+    The previous revisions stay as history. One transaction writes the revision and the event
+    `criteria.updated`. Raises ModelNotFound, InvalidInput naming the first bad rule.
+    """
+    rules = validate_criteria(stages)
+    now = now or utcnow()
+    with write_transaction():
+        model = find_model(model_name, for_update=True)
+        newest = _newest(model)
+        revision = (newest.revision if newest else 0) + 1
+        CriteriaRevision.create(model=model, revision=revision, stages=rules, actor=actor,
+                                created_at=now)
+        view = criteria_for(model).view(model.name)
+        append_event("criteria.updated", actor=actor, model=model.name, now=now,
+                     data={"revision": revision, "stages": view["stages"],
+                           "inherited": view["inherited"]})
+    return view
+
+
+def criteria_history(model_name: str, *, limit: int, cursor: str | None = None) -> Page:
+    """Every revision of a model's criteria, newest first; raises ModelNotFound, InvalidInput."""
+    model = find_model(model_name)
+    query = CriteriaRevision.select().where(CriteriaRevision.model == model)
+    rows, next_cursor = newest_first(query, CriteriaRevision.revision, limit=limit, cursor=cursor,
+                                     name="revision")
+    return Page([{"revision": row.revision, "stages": row.stages, "updated_by": row.actor,
+                  "updated_at": rfc3339(row.created_at)} for row in rows], next_cursor)

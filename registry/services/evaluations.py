@@ -1,0 +1,153 @@
+"""Evaluating versions against their model's criteria, and the stored evaluations."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+from peewee import fn
+
+from registry.db import write_transaction
+from registry.domain import criteria as rules
+from registry.domain.criteria import CRITERIA_STAGES
+from registry.models import (RUN_COLUMNS, Evaluation, Metric, MetricValue, ModelVersion, Param,
+                             RegisteredModel, VersionTag)
+from registry.services.criteria import criteria_for
+from registry.services.events import append_event
+from registry.services.lookup import find_model, find_version
+from registry.services.pages import Page, newest_first
+from registry.services.timefmt import rfc3339, utcnow
+
+TRIGGERS = ("finalize", "manual", "promote", "scheduled")
+
+
+def _newest_live(row: ModelVersion) -> dict[str, tuple[float, dt.datetime]]:
+    newest = (Metric.select(Metric.key, fn.MAX(Metric.recorded_at).alias("at"))
+              .where((Metric.version == row) & (Metric.source == "live"))
+              .group_by(Metric.key))
+    live = {}
+    for key, value, at in (Metric.select(Metric.key, Metric.value, Metric.recorded_at)
+                           .join(newest, on=((Metric.key == newest.c.key)
+                                             & (Metric.recorded_at == newest.c.at)))
+                           .where((Metric.version == row) & (Metric.source == "live"))
+                           .order_by(Metric.id).tuples()):
+        live[key] = (value, at)
+    return live
+
+
+def _metadata(row: ModelVersion) -> dict:
+    metadata = {"description": row.description, "source_uri": row.source_uri}
+    for column, path in RUN_COLUMNS.items():
+        metadata[".".join(("run",) + path)] = getattr(row, column)
+    for key, value in Param.select(Param.key, Param.value_json).where(Param.version == row).tuples():
+        metadata[f"run.params.{key}"] = json.loads(value)
+    for key, value in VersionTag.select(VersionTag.key, VersionTag.value).where(
+            VersionTag.version == row).tuples():
+        metadata[f"tags.{key}"] = value
+    return metadata
+
+
+def load_subject(row: ModelVersion) -> rules.Subject:
+    """A version's metrics (newest offline and newest live) and metadata, as the rules see them."""
+    metrics = dict(MetricValue.select(MetricValue.key, MetricValue.value)
+                   .where(MetricValue.version == row).tuples())
+    return rules.Subject(version=row.version, metrics=metrics, live=_newest_live(row),
+                         metadata=_metadata(row))
+
+
+def stage_holder(model: RegisteredModel, stage: str) -> ModelVersion | None:
+    return ModelVersion.get_or_none((ModelVersion.model == model) & (ModelVersion.stage == stage))
+
+
+def evaluation_view(model_name: str, record: Evaluation | dict) -> dict:
+    if isinstance(record, Evaluation):
+        record = {"id": record.id, "version": record.version.version, "stage": record.stage,
+                  "passed": record.passed, "results": record.results,
+                  "baseline_version": record.baseline_version,
+                  "criteria_revision": record.criteria_revision, "trigger": record.trigger,
+                  "actor": record.actor, "evaluated_at": rfc3339(record.evaluated_at)}
+    return {"model": model_name, **record}
+
+
+def evaluate_row(model: RegisteredModel, row: ModelVersion, stage: str, *, trigger: str,
+                 actor: str, now: dt.datetime, store: bool = True) -> dict:
+    """Evaluate a version for a stage against the criteria in force and the production holder.
+
+    With `store` the evaluation is written (inside the caller's transaction) and the view has
+    its id; without, the view's id is None and `save_evaluation` may store it later.
+    """
+    in_force = criteria_for(model)
+    stage_rules = in_force.stages[stage]
+    production = stage_holder(model, "production")
+    baseline = load_subject(production) if production and production.id != row.id else None
+    outcome = rules.evaluate(load_subject(row), stage_rules, stage=stage, baseline=baseline, now=now)
+    view = evaluation_view(model.name, {
+        "id": None, "version": row.version, "stage": stage, "passed": outcome.passed,
+        "results": [dataclasses.asdict(result) for result in outcome.results],
+        "baseline_version": outcome.baseline_version,
+        "criteria_revision": None if stage in in_force.inherited else in_force.revision,
+        "trigger": trigger, "actor": actor, "evaluated_at": rfc3339(now)})
+    return save_evaluation(row, view, now=now) if store else view
+
+
+def save_evaluation(row: ModelVersion, view: dict, *, now: dt.datetime) -> dict:
+    """Store an evaluation built by evaluate_row(store=False); sets and returns its id."""
+    view["id"] = Evaluation.create(
+        version=row, stage=view["stage"], passed=view["passed"], results=view["results"],
+        baseline_version=view["baseline_version"],
+        criteria=[result["rule"] for result in view["results"]],  # every rule has a result
+        criteria_revision=view["criteria_revision"], trigger=view["trigger"],
+        actor=view["actor"], evaluated_at=now).id
+    return view
+
+
+def evaluate_version(model_name: str, number: int, stage: str, *, actor: str,
+                     now: dt.datetime | None = None) -> dict:
+    """Evaluate a version for `stage` now and store the result (trigger `manual`).
+
+    One transaction stores the evaluation and the event `evaluation.completed`. Raises
+    ModelNotFound, VersionNotFound.
+    """
+    now = now or utcnow()
+    with write_transaction():
+        model = find_model(model_name, for_update=True)
+        row = find_version(model, number)
+        view = evaluate_row(model, row, stage, trigger="manual", actor=actor, now=now)
+        append_event("evaluation.completed", actor=actor, model=model.name, version=number,
+                     now=now, data={"evaluation": view})
+    return view
+
+
+def evaluate_for_all_stages(model: RegisteredModel, row: ModelVersion, *, trigger: str,
+                            actor: str, now: dt.datetime) -> list[dict]:
+    """Evaluate and store for staging and production, inside the caller's transaction."""
+    return [evaluate_row(model, row, stage, trigger=trigger, actor=actor, now=now)
+            for stage in CRITERIA_STAGES]
+
+
+def list_evaluations(model_name: str, number: int, *, stage: str | None = None, limit: int = 50,
+                     cursor: str | None = None) -> Page:
+    """A version's stored evaluations, newest first; raises ModelNotFound, VersionNotFound."""
+    model = find_model(model_name)
+    row = find_version(model, number)
+    query = Evaluation.select().where(Evaluation.version == row)
+    if stage:
+        query = query.where(Evaluation.stage == stage)
+    records, next_cursor = newest_first(query, Evaluation.id, limit=limit, cursor=cursor)
+    for record in records:
+        record.version = row  # spare a query per row
+    return Page([evaluation_view(model.name, r) for r in records], next_cursor)
+
+
+def latest_evaluations(rows: list[ModelVersion], model_names: dict[int, str]) -> dict[int, dict]:
+    """version id -> {stage: newest evaluation view}, in two queries whatever the count."""
+    ids = [row.id for row in rows]
+    newest = (Evaluation.select(fn.MAX(Evaluation.id)).where(Evaluation.version.in_(ids))
+              .group_by(Evaluation.version, Evaluation.stage))
+    by_id = {row.id: row for row in rows}
+    latest: dict[int, dict] = {row.id: {} for row in rows}
+    for record in Evaluation.select().where(Evaluation.id.in_(newest)):
+        row = by_id[record.version_id]
+        record.version = row
+        latest[row.id][record.stage] = evaluation_view(model_names[row.model_id], record)
+    return latest
