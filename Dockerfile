@@ -19,4 +19,4 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status == 200 else 1)"
 # Migrations run once here, under their lock, before workers fork.
-CMD ["sh", "-c", "modelyard db upgrade && exec gunicorn -k gthread -w 2 --threads 8 -b 0.0.0.0:8080 --access-logfile - registry.wsgi:app"]
+CMD ["sh", "-c", "modelyard db upgrade && exec gunicorn -k gthread -w 2 --threads 4 --reuse-port -b 0.0.0.0:8080 --access-logfile - registry.wsgi:app"]

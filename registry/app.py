@@ -14,6 +14,8 @@ from registry.db import database, open_database
 from registry.migrate import upgrade
 from registry.services import criteria
 from registry.storage import open_store
+from webhooks.secrets import load_or_create_key
+from webhooks.settings import Settings
 
 
 def _open_connection() -> None:
@@ -23,6 +25,12 @@ def _open_connection() -> None:
 def _close_connection(_exc) -> None:
     if not database.is_closed():
         database.close()
+
+
+def webhook_settings(config: dict) -> Settings:
+    """The webhook settings, with the key that encrypts subscription secrets."""
+    key = load_or_create_key(config["webhook"]["secret_key"], config["server"]["data_dir"])
+    return Settings.from_config(config["webhook"], key)
 
 
 def create_app(overrides: Mapping | None = None, *, environ: Mapping[str, str] | None = None,
@@ -44,6 +52,7 @@ def create_app(overrides: Mapping | None = None, *, environ: Mapping[str, str] |
         with database.connection_context():
             upgrade()
     app.extensions["modelyard_store"] = open_store(config)
+    app.extensions["modelyard_webhooks"] = webhook_settings(config)
     app.before_request(_open_connection)
     app.teardown_appcontext(_close_connection)
     register_api(app)

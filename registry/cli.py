@@ -38,6 +38,30 @@ def serve(host: str | None, port: int | None, data_dir: str | None) -> None:
     run_server(config)
 
 
+@main.command()
+def worker() -> None:
+    """Run the background worker: the webhook dispatcher (several may run on one database)."""
+    import signal
+
+    from registry.app import webhook_settings
+    from registry.db import database, open_database
+    from registry.migrate import upgrade
+    from webhooks.dispatcher import Dispatcher
+
+    config = _config()
+    open_database(config)
+    if config["server"]["auto_migrate"]:
+        with database.connection_context():
+            upgrade()
+    dispatcher = Dispatcher(webhook_settings(config))
+    signal.signal(signal.SIGTERM, lambda *_: dispatcher.stop())
+    click.echo("modelyard worker: dispatching webhooks", err=True)
+    try:
+        dispatcher.run_forever()
+    except KeyboardInterrupt:
+        pass
+
+
 @main.group()
 def db() -> None:
     """Database schema commands."""

@@ -5,7 +5,9 @@ and bounds, so a value from any layer is validated the same way.
 """
 from __future__ import annotations
 
+import base64
 import copy
+import ipaddress
 import json
 import os
 import tomllib
@@ -20,7 +22,7 @@ from registry.domain.criteria import validate_rules
 from registry.domain.errors import InvalidInput
 
 DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "config" / "defaults.toml"
-SECRET_KEYS = {("database", "url"), ("storage", "s3_secret_key")}
+SECRET_KEYS = {("database", "url"), ("storage", "s3_secret_key"), ("webhook", "secret_key")}
 REDACTED = "********"
 
 
@@ -94,6 +96,49 @@ class RulesField(fields.Field):
             raise ma.ValidationError(exc.detail) from None
 
 
+class JSONList(fields.List):
+    """A list; from the environment, a JSON array."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ma.ValidationError("must be a JSON array") from None
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _network(value: str) -> None:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ma.ValidationError(f"{value!r} is not a network such as 10.0.0.0/8") from None
+
+
+class WebhookSchema(ma.Schema):
+    allow_http = fields.Boolean(required=True)
+    allowed_networks = JSONList(fields.String(validate=_network), required=True)
+    secret_key = fields.String(required=True)
+    retry_schedule_s = JSONList(fields.Float(validate=validate.Range(0, 7 * 86400)),
+                                required=True, validate=validate.Length(min=1, max=50))
+    retry_jitter = fields.Float(required=True, validate=validate.Range(0, 1))
+    connect_timeout_s = fields.Float(required=True, validate=validate.Range(0.1, 60))
+    attempt_timeout_s = fields.Float(required=True, validate=validate.Range(0.1, 300))
+    response_log_bytes = _int(0, 65536)
+    disable_after_failing_s = _int(60, 365 * 86400)
+    secret_overlap_s = _int(0, 30 * 86400)
+    poll_interval_s = fields.Float(required=True, validate=validate.Range(0.01, 60))
+    batch_size = _int(1, 1000)
+    dispatch_in_serve = fields.Boolean(required=True)
+
+    @ma.validates("secret_key")
+    def _fernet_key(self, value: str, **_: Any) -> None:
+        if value and len(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))) != 32:
+            raise ma.ValidationError("must be 32 url-safe base64 bytes "
+                                     "(python -c 'from cryptography.fernet import Fernet; "
+                                     "print(Fernet.generate_key().decode())')")
+
+
 class CriteriaSchema(ma.Schema):
     staging = RulesField(required=True)
     production = RulesField(required=True)
@@ -105,6 +150,7 @@ SECTIONS: dict[str, type[ma.Schema]] = {
     "api": ApiSchema,
     "storage": StorageSchema,
     "criteria": CriteriaSchema,
+    "webhook": WebhookSchema,
 }
 
 

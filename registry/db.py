@@ -6,12 +6,14 @@ outbox row joins the caller's transaction.
 from __future__ import annotations
 
 import urllib.parse
+import weakref
 from pathlib import Path
 
-from peewee import Database, DatabaseProxy, PostgresqlDatabase, Query, SqliteDatabase
-from playhouse.pool import PooledPostgresqlDatabase
+from peewee import Database, PostgresqlDatabase, Query, SqliteDatabase
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
-database = DatabaseProxy()
+from webhooks.db import database, is_postgres  # noqa: F401  (one proxy shared with webhooks/)
+
 
 
 def database_url(config: dict) -> str:
@@ -24,13 +26,17 @@ def database_url(config: dict) -> str:
 
 
 def _sqlite(path: str, config: dict) -> SqliteDatabase:
+    """Pooled, because opening a connection and setting its pragmas costs more than the
+    production look-up it would serve."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     busy_ms = config["database"]["busy_timeout_ms"]
-    return SqliteDatabase(
+    return PooledSqliteDatabase(
         path,
+        max_connections=config["database"]["pool_size"],
+        stale_timeout=config["database"]["pool_stale_timeout_s"],
+        timeout=30,  # wait for a free connection rather than fail
         pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal",
                  "busy_timeout": busy_ms},
-        timeout=busy_ms / 1000,
         lock_type="IMMEDIATE",  # writers take the lock at BEGIN, so no deadlock on upgrade
         check_same_thread=False,
         returning_clause=True,  # one round trip to allocate a number (SQLite >= 3.35)
@@ -63,8 +69,25 @@ def open_database(config: dict) -> Database:
     return db
 
 
-def is_postgres() -> bool:
-    return isinstance(database.obj, PostgresqlDatabase)
+_prepared: dict[str, weakref.WeakSet] = {}
+
+
+def fetch_prepared(name: str, sql: str, params: tuple) -> list[tuple]:
+    """Rows of a read query the hot path runs over and over. On PostgreSQL it is prepared once
+    per pooled connection, since planning it costs several times more than running it; `sql`
+    uses %s placeholders (rewritten to SQLite's ?)."""
+    if not is_postgres():
+        return database.execute_sql(sql.replace("%s", "?"), params).fetchall()
+    connection = database.connection()
+    prepared = _prepared.setdefault(name, weakref.WeakSet())
+    if connection not in prepared:
+        numbered = sql
+        for index in range(1, len(params) + 1):
+            numbered = numbered.replace("%s", f"${index}", 1)
+        database.execute_sql(f"PREPARE {name} AS {numbered}")
+        prepared.add(connection)
+    placeholders = ", ".join(["%s"] * len(params))
+    return database.execute_sql(f"EXECUTE {name} ({placeholders})", params).fetchall()
 
 
 def write_transaction():

@@ -1,55 +1,16 @@
 """Peewee tables. Invariants that matter are constraints here, not Python checks."""
 from __future__ import annotations
 
-import datetime as dt
-import json
-
 from peewee import (SQL, BigIntegerField, BooleanField, CharField, DoubleField, ForeignKeyField,
-                    IntegerField, Model, TextField)
+                    IntegerField, TextField)
 
-from registry.db import database
+from webhooks.db import BaseModel, JSONTextField, UTCTimestampField, utcnow  # noqa: F401
+from webhooks.models import TABLES as WEBHOOK_TABLES
 
 STAGES = ("none", "staging", "production", "archived")
 HELD_STAGES = ("staging", "production")  # at most one holder per model
 STATUSES = ("pending", "ready")
 METRIC_SOURCES = ("training", "evaluation", "live")
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-class UTCTimestampField(BigIntegerField):
-    """An instant as integer microseconds since the epoch: exact, sortable and portable."""
-
-    def db_value(self, value):
-        if value is None or isinstance(value, int):
-            return value
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        delta = value - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-        return delta // dt.timedelta(microseconds=1)
-
-    def python_value(self, value):
-        if value is None:
-            return None
-        return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=value)
-
-
-class JSONTextField(TextField):
-    """JSON kept as text; read whole, never queried inside."""
-
-    def db_value(self, value):
-        return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
-
-    def python_value(self, value):
-        return None if value is None else json.loads(value)
-
-
-class BaseModel(Model):
-    class Meta:
-        database = database
-        legacy_table_names = False
 
 
 class RegisteredModel(BaseModel):
@@ -249,5 +210,5 @@ class IdempotencyKey(BaseModel):
         indexes = ((("scope", "key"), True),)
 
 
-TABLES = [RegisteredModel, ModelTag, ModelVersion, VersionTag, Param, VersionFile, Metric, MetricValue,
+TABLES = [*WEBHOOK_TABLES, RegisteredModel, ModelTag, ModelVersion, VersionTag, Param, VersionFile, Metric, MetricValue,
           StageMove, CriteriaRevision, Evaluation, Counter, Event, IdempotencyKey]

@@ -1,11 +1,14 @@
 """Running the app under gunicorn (gthread) from `modelyard serve`."""
 from __future__ import annotations
 
+import gc
+
 from gunicorn.app.base import BaseApplication
 
 from registry.app import create_app
 from registry.db import database, open_database
 from registry.migrate import upgrade
+from webhooks.dispatcher import Dispatcher
 
 
 class _Server(BaseApplication):
@@ -22,7 +25,12 @@ class _Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return create_app(config=self.modelyard_config)
+        app = create_app(config=self.modelyard_config)
+        if self.modelyard_config["webhook"]["dispatch_in_serve"]:  # single node: one worker
+            Dispatcher(app.extensions["modelyard_webhooks"]).start()
+        gc.collect()
+        gc.freeze()  # as in registry.wsgi: long-lived objects stay out of full collections
+        return app
 
 
 def run_server(config: dict) -> None:

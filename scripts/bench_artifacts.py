@@ -9,33 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _tree_rss_kib(pid: int, key: str) -> int:
-    """Sum of `key` (VmRSS or VmHWM) over the gunicorn master and its workers."""
-    pids = [pid] + [int(child) for child in
-                    Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    total = 0
-    for one in pids:
-        for line in Path(f"/proc/{one}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                total += int(line.split()[1])
-    return total
+import benchlib
 
 
 def _dd_reference(path: Path, size_mib: int) -> float:
@@ -59,24 +40,10 @@ def main() -> None:
         block = os.urandom(1 << 20)
         for index in range(args.size_mib):
             out.write(block[:-8] + index.to_bytes(8, "big"))
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MODELYARD_SERVER_DATA_DIR": str(work / "data"), "DATABASE_URL": "",
-           "MODELYARD_CONFIG": ""}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "8",
-         "--timeout", "600", "-b", f"127.0.0.1:{port}", "registry.wsgi:app"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    with benchlib.server(str(work / "data"), extra_args=("--timeout", "600")) as (server, url):
         requests.post(f"{url}/api/v1/models", json={"name": "big"}).raise_for_status()
         requests.post(f"{url}/api/v1/models/big/versions", json={}).raise_for_status()
-        rss_before = _tree_rss_kib(server.pid, "VmRSS")
+        rss_before = benchlib.tree_rss_kib(server.pid, "VmRSS")
         file_url = f"{url}/api/v1/models/big/versions/1/files/model.bin"
         started = time.perf_counter()
         with open(source, "rb") as body:
@@ -88,10 +55,7 @@ def main() -> None:
             received = sum(len(chunk) for chunk in response.iter_content(1 << 20))
         download_s = time.perf_counter() - started
         assert received == args.size_mib << 20
-        rss_peak = _tree_rss_kib(server.pid, "VmHWM")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait()
+        rss_peak = benchlib.tree_rss_kib(server.pid, "VmHWM")
     result = {"size_mib": args.size_mib, "upload_mb_s": round(args.size_mib / upload_s, 1),
               "download_mb_s": round(args.size_mib / download_s, 1),
               "dd_fsync_mb_s": round(_dd_reference(work / "dd.bin", args.size_mib), 1),

@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import signal
-import socket
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+
+import benchlib
 
 SEARCHES = [
     "filter=metrics.accuracy > 0.9&order_by=metrics.accuracy desc",
@@ -30,52 +26,6 @@ SEARCHES = [
     "filter=tags.team = 'risk' and metrics.auc >= 0.8",
     "filter=run.dataset.digest = 'd3' and version > 100&order_by=version desc",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _reset_postgres(url: str) -> None:
-    import psycopg2
-    connection = psycopg2.connect(url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    connection.close()
-
-
-def _analyze(url: str) -> None:
-    """What autovacuum does within a minute of a bulk load; without it the planner still
-    believes the freshly created tables are empty and picks nested scans."""
-    import psycopg2
-    connection = psycopg2.connect(url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    connection.close()
-
-
-def _start_server(database_url: str, data_dir: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "MODELYARD_SERVER_DATA_DIR": data_dir,
-           "MODELYARD_CONFIG": ""}
-    subprocess.run([sys.executable, "-m", "registry", "db", "upgrade"], env=env, check=True,
-                   capture_output=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads", "8",
-         "-b", f"127.0.0.1:{port}", "registry.wsgi:app"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).ok:
-                return process, url
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise SystemExit("server did not start")
 
 
 def _version_body(rng: random.Random) -> dict:
@@ -113,27 +63,21 @@ def search_latencies(url: str, rounds: int) -> dict:
             response = session.get(f"{url}/api/v1/models/bench/versions?{query}&limit=50")
             timings.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
-    timings.sort()
-    return {"p50_ms": statistics.median(timings),
-            "p99_ms": timings[min(len(timings) - 1, int(len(timings) * 0.99))]}
+    return benchlib.percentiles(timings)
 
 
 def run_backend(name: str, args) -> dict:
     with tempfile.TemporaryDirectory() as data_dir:
         database_url = ""
         if name == "postgres":
-            _reset_postgres(args.pg_url)
+            benchlib.reset_postgres(args.pg_url)
             database_url = args.pg_url
-        process, url = _start_server(database_url, data_dir)
-        try:
+        with benchlib.server(data_dir, database_url) as (_process, url):
             requests.post(f"{url}/api/v1/models", json={"name": "bench"}).raise_for_status()
             rate = register(url, args.versions, args.clients)
             if name == "postgres":
-                _analyze(args.pg_url)
+                benchlib.analyze(args.pg_url)
             latencies = search_latencies(url, args.searches)
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait()
     return {"backend": name, "versions": args.versions, "clients": args.clients,
             "registrations_per_s": round(rate, 1),
             "search_p50_ms": round(latencies["p50_ms"], 2),
@@ -146,8 +90,7 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=5000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--searches", type=int, default=300)
-    parser.add_argument("--pg-url", default=os.environ.get(
-        "MODELYARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--pg-url", default=benchlib.DEFAULT_PG_URL)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]

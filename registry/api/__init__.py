@@ -7,7 +7,7 @@ from flask import Flask
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from registry.api import criteria, events, files, models, ops, stages, versions
+from registry.api import criteria, events, files, models, ops, stages, versions, webhooks
 from registry.api.guards import install_guards
 from registry.api.problems import ProblemSchema, register_problem_handlers
 
@@ -51,7 +51,8 @@ def register_api(app: Flask) -> Api:
     app.url_map.converters["anypath"] = files.AnyPathConverter
     install_guards(app)
     api = ModelyardApi(app)
-    for blueprint in (models.blp, versions.blp, files.blp, criteria.blp, stages.blp, events.blp):
+    for blueprint in (models.blp, versions.blp, files.blp, criteria.blp, stages.blp, events.blp,
+                      webhooks.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.blp)
     return api

@@ -9,6 +9,7 @@ from peewee import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from registry.domain import errors
+from webhooks import errors as webhook_errors
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE_BASE = "https://modelyard.dev/problems/"
@@ -93,6 +94,20 @@ def handle_domain_error(error: errors.DomainError) -> Response:
     return handle_unexpected(error)
 
 
+WEBHOOK_STATUS = [
+    (webhook_errors.SubscriptionNotFound, 404, "webhook-not-found", "Webhook not found"),
+    (webhook_errors.DeliveryNotFound, 404, "delivery-not-found", "Delivery not found"),
+    (webhook_errors.InvalidSubscription, 422, "invalid-webhook", "Invalid webhook"),
+]
+
+
+def handle_webhook_error(error: webhook_errors.WebhookError) -> Response:
+    for cls, status, slug, title in WEBHOOK_STATUS:
+        if isinstance(error, cls):
+            return problem(status, title, error.detail, slug=slug, **error.extensions)
+    return handle_unexpected(error)
+
+
 def handle_operational_error(error: OperationalError) -> Response:
     """A database that is locked or unreachable is temporary: 503 with Retry-After."""
     log.warning("database unavailable: %s", error)
@@ -109,5 +124,6 @@ def handle_unexpected(error: Exception) -> Response:
 def register_problem_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(errors.DomainError, handle_domain_error)
+    app.register_error_handler(webhook_errors.WebhookError, handle_webhook_error)
     app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -8,8 +8,9 @@ import uuid
 from typing import Any
 
 from registry.db import database
-from registry.models import Counter, Event
+from registry.models import Counter, Event, ModelVersion, RegisteredModel
 from registry.services.timefmt import rfc3339, utcnow
+from webhooks import outbox
 
 EVENT_SEQ = "event_seq"
 POLL_INTERVAL_S = 0.25
@@ -27,16 +28,28 @@ def append_event(type_: str, *, actor: str, model: str | None = None, version: i
 
     The sequence number comes from a counter row updated under its row lock, so events commit in
     `seq` order and a reader polling `after=<seq>` never skips one that commits late. Callers
-    append last in their transaction to keep that lock short.
+    append last in their transaction to keep that lock short. Matching webhook subscriptions
+    get their outbox rows in the same transaction.
     """
     if database.transaction_depth() == 0:
         raise RuntimeError("append_event must run inside the mutation's transaction")
     seq = (Counter.update(value=Counter.value + 1).where(Counter.name == EVENT_SEQ)
            .returning(Counter.value).execute())[0].value
+    at = now or utcnow()
     event = Event.create(seq=seq, event_id=str(uuid.uuid4()), type=type_, model=model,
-                         version=version, actor=actor, at=now or utcnow(), data=data or {})
+                         version=version, actor=actor, at=at, data=data or {})
+    outbox.enqueue(event_view(event), at=at, production_version=lambda: _production(model))
     database.after_commit(_wake_waiters)
     return event
+
+
+def _production(model_name: str | None) -> int | None:
+    if model_name is None:
+        return None
+    holder = (ModelVersion.select(ModelVersion.version).join(RegisteredModel)
+              .where((RegisteredModel.name == model_name) & (ModelVersion.stage == "production"))
+              .first())
+    return holder.version if holder else None
 
 
 def event_view(event: Event) -> dict:

@@ -10,7 +10,9 @@ import datetime as dt
 import urllib.parse
 from dataclasses import dataclass
 
-from registry.db import write_transaction
+from peewee import fn
+
+from registry.db import fetch_prepared, write_transaction
 from registry.domain import stages as plan
 from registry.domain.errors import CriteriaNotMet, InvalidInput, NotFound
 from registry.models import HELD_STAGES, ModelVersion, RegisteredModel, StageMove, VersionFile
@@ -54,6 +56,10 @@ def _check(model: RegisteredModel, stage: str, holder: ModelVersion | None,
                         if_match=precondition.if_match, current_etag=etag)
 
 
+MOVED_COLUMNS = [ModelVersion.stage, ModelVersion.stage_since, ModelVersion.updated_at,
+                 ModelVersion.rolled_back]
+
+
 def _enter(model: RegisteredModel, row: ModelVersion, stage: str, *, action: str, actor: str,
            reason: str | None, now: dt.datetime, forced: bool = False,
            evaluation_id: int | None = None) -> ModelVersion | None:
@@ -63,19 +69,22 @@ def _enter(model: RegisteredModel, row: ModelVersion, stage: str, *, action: str
     if previous is not None:
         previous.stage, previous.stage_since, previous.updated_at = "archived", now, now
         previous.rolled_back = previous.rolled_back or action == "rollback"
-        previous.save()
+        previous.save(only=MOVED_COLUMNS)
     if row.stage in HELD_STAGES:  # e.g. the staging holder promoted to production
         StageMove.create(model=model, stage=row.stage, from_version=row.version, to_version=None,
                          action=action, actor=actor, reason=reason or f"moved to {stage}", at=now)
     row.stage, row.stage_since, row.updated_at, row.rolled_back = stage, now, now, False
-    row.save()
+    row.save(only=MOVED_COLUMNS)
     StageMove.create(model=model, stage=stage, from_version=previous.version if previous else None,
                      to_version=row.version, action=action, actor=actor, reason=reason,
                      forced=forced, evaluation_id=evaluation_id, at=now)
     return previous
 
 
-def _production_version(model: RegisteredModel) -> int | None:
+def _production_version(model: RegisteredModel, stage: str, version: int) -> int | None:
+    """Production's holder after a move of `stage` to `version`."""
+    if stage == "production":
+        return version
     holder = stage_holder(model, "production")
     return holder.version if holder else None
 
@@ -127,7 +136,8 @@ def promote(model_name: str, number: int, *, stage: str = "production", actor: s
                                                 "previous_version": answer["previous_version"],
                                                 "forced": force, "reason": reason,
                                                 "evaluation_id": evaluation["id"],
-                                                "production_version": _production_version(model)})
+                                                "production_version": _production_version(model, stage,
+                                                                                      number)})
             return {**answer, "event_seq": event.seq}
 
         return _run(move, f"{actor}:promote:{model.name}", request, dry_run=dry_run,
@@ -144,13 +154,12 @@ def _run(move, scope: str, request: dict, *, dry_run: bool, key: str | None, ttl
 
 def _earlier_holders(model: RegisteredModel, stage: str) -> list[ModelVersion]:
     """Versions that held `stage`, most recent holding first, each once."""
-    numbers: list[int] = []
-    for (number,) in (StageMove.select(StageMove.to_version)
-                      .where((StageMove.model == model) & (StageMove.stage == stage)
-                             & StageMove.to_version.is_null(False))
-                      .order_by(StageMove.id.desc()).tuples()):
-        if number not in numbers:
-            numbers.append(number)
+    last_held = fn.MAX(StageMove.id)
+    numbers = [number for number, _ in (
+        StageMove.select(StageMove.to_version, last_held)
+        .where((StageMove.model == model) & (StageMove.stage == stage)
+               & StageMove.to_version.is_null(False))
+        .group_by(StageMove.to_version).order_by(last_held.desc()).tuples())]
     rows = {row.version: row for row in ModelVersion.select().where(
         (ModelVersion.model == model) & ModelVersion.version.in_(numbers))}
     return [rows[n] for n in numbers if n in rows]
@@ -228,7 +237,8 @@ def rollback(model_name: str, *, stage: str = "production", actor: str, store: A
                                  version=target.version, now=now,
                                  data={"stage": stage, "version": target.version,
                                        "rolled_back_version": current.version, "reason": reason,
-                                       "production_version": _production_version(model)})
+                                       "production_version": _production_version(
+                                           model, stage, target.version)})
             return {**answer, "event_seq": event.seq}
 
         return _run(move, f"{actor}:rollback:{model.name}", request, dry_run=dry_run,
@@ -240,23 +250,36 @@ def _file_url(model_name: str, number: int, path: str) -> str:
             f"{urllib.parse.quote(path)}")
 
 
+HOLDER_SQL = """
+SELECT v.version, v.stage_since,
+       (SELECT MAX(s.id) FROM stage_move s WHERE s.model_id = m.id AND s.stage = '{stage}'),
+       f.path, f.size, f.sha256
+FROM registered_model m
+JOIN model_version v ON v.model_id = m.id AND v.stage = '{stage}'
+LEFT JOIN version_file f ON f.version_id = v.id
+WHERE m.name = %s
+ORDER BY f.path"""
+
+
 def stage_view(model_name: str, stage: str) -> dict:
-    """The stage's holder with its files, `since`, `revision` and `etag` (read committed state,
-    never a cache, so any process sees a move as soon as it returns). Raises ModelNotFound,
-    NotFound when no version holds the stage."""
-    model = find_model(model_name)
-    holder = stage_holder(model, stage)
-    if holder is None:
+    """The stage's holder with its files, `since`, `revision` and `etag`, read from committed
+    state (never a cache), so any process sees a move as soon as it returned. One hand-written
+    query: this is the look-up every deployment system polls. Raises ModelNotFound, NotFound
+    when no version holds the stage."""
+    if stage not in HELD_STAGES:  # the stage is spliced into the SQL so the partial index applies
+        raise NotFound(f"stage '{stage}' has no single holder")
+    rows = fetch_prepared(f"stage_holder_{stage}", HOLDER_SQL.format(stage=stage), (model_name,))
+    if not rows:
+        find_model(model_name)
         raise NotFound(f"no version of '{model_name}' is in {stage}")
-    revision = stage_revision(model, stage)
+    number, since_us, revision = rows[0][:3]
+    since = ModelVersion.stage_since.python_value(since_us)
     files = [{"path": path, "size": size, "sha256": sha256,
-              "url": _file_url(model.name, holder.version, path)}
-             for path, size, sha256 in VersionFile.select(VersionFile.path, VersionFile.size,
-                                                          VersionFile.sha256)
-             .where(VersionFile.version == holder).order_by(VersionFile.path).tuples()]
-    return {"model": model.name, "stage": stage, "version": holder.version,
-            "since": rfc3339(holder.stage_since), "revision": revision, "files": files,
-            "etag": plan.stage_etag(revision, holder.version, holder.stage_since)}
+              "url": _file_url(model_name, number, path)}
+             for *_, path, size, sha256 in rows if path is not None]
+    return {"model": model_name, "stage": stage, "version": number, "since": rfc3339(since),
+            "revision": revision, "files": files,
+            "etag": plan.stage_etag(revision, number, since)}
 
 
 def _move_view(move: StageMove) -> dict:

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""The deployers' figures: production look-up throughput and latency at 16 clients (wrk),
+with a bare Flask endpoint as the ceiling of the stack, and promote / rollback latency.
+
+    python scripts/bench_stages.py [--backend sqlite|postgres|both] [--seconds 10]
+                                   [--moves 200] [--json]
+
+The server is gunicorn, 2 workers, gthread, on a fresh SQLite folder or a reset PostgreSQL
+(--pg-url; its public schema is dropped). Needs `wrk` (apt-get install wrk).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+import requests
+
+import benchlib
+
+
+def _seed(url: str, model: str, versions: int) -> None:
+    session = requests.Session()
+    session.post(f"{url}/api/v1/models", json={"name": model}).raise_for_status()
+    for number in range(1, versions + 1):
+        session.post(f"{url}/api/v1/models/{model}/versions", json={
+            "run": {"metrics": {"accuracy": 0.9}}}).raise_for_status()
+        session.put(f"{url}/api/v1/models/{model}/versions/{number}/files/model.bin",
+                    data=f"weights {number}".encode()).raise_for_status()
+        session.post(f"{url}/api/v1/models/{model}/versions/{number}/finalize").raise_for_status()
+
+
+def move_latencies(url: str, moves: int) -> dict:
+    """Promote a new version, then roll it back, `moves` times, one client, timing each call."""
+    _seed(url, "moves", moves + 1)
+    session = requests.Session()
+    base = f"{url}/api/v1/models/moves"
+    session.post(f"{base}/promote", json={"version": 1}).raise_for_status()
+    promotes, rollbacks = [], []
+    for number in range(2, moves + 2):
+        for timings, path, body in ((promotes, "promote", {"version": number}),
+                                    (rollbacks, "rollback", {"reason": "bench"})):
+            started = time.perf_counter()
+            response = session.post(f"{base}/{path}", json=body)
+            timings.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+    return {"promote": benchlib.percentiles(promotes),
+            "rollback": benchlib.percentiles(rollbacks)}
+
+
+def run_backend(name: str, args) -> dict:
+    with tempfile.TemporaryDirectory() as data_dir:
+        database_url = ""
+        if name == "postgres":
+            benchlib.reset_postgres(args.pg_url)
+            database_url = args.pg_url
+        with benchlib.server(data_dir, database_url) as (process, url):
+            _seed(url, "hot", 2)
+            requests.post(f"{url}/api/v1/models/hot/promote", json={"version": 1}).raise_for_status()
+            moves = move_latencies(url, args.moves)
+            if name == "postgres":
+                benchlib.analyze(args.pg_url)
+            production = f"{url}/api/v1/models/hot/production"
+            etag = requests.get(production).headers["ETag"]
+            lookup = benchlib.wrk(production, seconds=args.seconds, server_pid=process.pid,
+                                  runs=args.runs)
+            revalidate = benchlib.wrk(production, seconds=args.seconds, server_pid=process.pid,
+                                      headers=(f"If-None-Match: {etag}",), runs=args.runs)
+    return {"backend": name, "lookup": lookup, "lookup_304": revalidate, **moves}
+
+
+def ceiling(args) -> dict:
+    with tempfile.TemporaryDirectory() as data_dir:
+        with benchlib.server(data_dir, app="ceiling_app:app") as (process, url):
+            return benchlib.wrk(f"{url}/healthz", seconds=args.seconds, server_pid=process.pid,
+                                runs=args.runs)
+
+
+def _print_table(bare: dict, results: list[dict]) -> None:
+    print(f"{'backend':<9}{'measure':<22}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+          f"{'errors':>8}{'wrk cpu%':>9}{'server cpu%':>12}  worker cpu% / req/s of each run")
+
+    def line(backend, label, row):
+        print(f"{backend:<9}{label:<22}{row.get('requests_per_s', ''):>9}{row['p50_ms']:>8}"
+              f"{row['p99_ms']:>8}{row.get('errors', ''):>8}{row.get('client_cpu_pct', ''):>9}"
+              f"{row.get('server_cpu_pct', '') or '':>12}  "
+              + " ".join(f"{run['worker_cpu_pct']}/{run['requests_per_s']:.0f}"
+                         for run in row.get("runs", [])))
+
+    line("-", "bare Flask constant", bare)
+    for result in results:
+        share = 100 * result["lookup"]["requests_per_s"] / bare["requests_per_s"]
+        line(result["backend"], f"production ({share:.0f}%)", result["lookup"])
+        line(result["backend"], "production 304", result["lookup_304"])
+        line(result["backend"], "promote (1 client)", result["promote"])
+        line(result["backend"], "rollback (1 client)", result["rollback"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--seconds", type=int, default=8, help="length of each wrk run")
+    parser.add_argument("--runs", type=int, default=3, help="wrk runs per figure (median kept)")
+    parser.add_argument("--moves", type=int, default=200, help="promote+rollback pairs timed")
+    parser.add_argument("--pg-url", default=benchlib.DEFAULT_PG_URL)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    bare = ceiling(args)
+    results = [run_backend(name, args) for name in backends]
+    if args.json:
+        print(json.dumps({"bare_flask": bare, "results": results}, indent=2))
+    else:
+        _print_table(bare, results)
+
+
+if __name__ == "__main__":
+    main()

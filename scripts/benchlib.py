@@ -1,0 +1,161 @@
+"""Shared pieces of the benchmark scripts: a real server under gunicorn, wrk, CPU accounting.
+
+Every benchmark runs the server as users do: gunicorn, 2 workers, gthread (GTHREADS threads),
+on a fresh SQLite folder or a reset PostgreSQL database.
+"""
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+GTHREADS = int(os.environ.get("BENCH_GTHREADS", "4"))  # per worker; see docs/benchmarks.md
+DEFAULT_PG_URL = os.environ.get("MODELYARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _postgres(url: str, sql: str) -> None:
+    import psycopg2
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+    connection.close()
+
+
+def reset_postgres(url: str) -> None:
+    _postgres(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+
+
+def analyze(url: str) -> None:
+    """What autovacuum does within a minute of a bulk load; without it the planner still
+    believes the freshly created tables are empty and picks nested scans."""
+    _postgres(url, "ANALYZE")
+
+
+def tree_pids(pid: int) -> list[int]:
+    return [pid] + [int(child) for child in
+                    Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def worker_cpu_s(pid: int) -> list[float]:
+    """CPU seconds of the gunicorn master followed by each worker."""
+    return [cpu_s(one) for one in tree_pids(pid)]
+
+
+def tree_rss_kib(pid: int, key: str) -> int:
+    """Sum of `key` (VmRSS or VmHWM) over the gunicorn master and its workers."""
+    total = 0
+    for one in tree_pids(pid):
+        for line in Path(f"/proc/{one}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                total += int(line.split()[1])
+    return total
+
+
+@contextmanager
+def server(data_dir: str, database_url: str = "", app: str = "registry.wsgi:app",
+           extra_args: tuple[str, ...] = ()):
+    """A gunicorn server on loopback; yields (process, base URL)."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "MODELYARD_SERVER_DATA_DIR": data_dir,
+           "MODELYARD_CONFIG": ""}
+    if app.startswith("registry"):
+        subprocess.run([sys.executable, "-m", "registry", "db", "upgrade"], env=env, check=True,
+                       capture_output=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads",
+         str(GTHREADS), "--reuse-port", "-b", f"127.0.0.1:{port}", *extra_args, app],
+        env=env, cwd=Path(__file__).parent, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):  # both workers booted and answering
+            try:
+                if len(tree_pids(process.pid)) == 3 and requests.get(f"{url}/healthz",
+                                                                     timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise SystemExit("server did not start")
+        time.sleep(1)  # the second worker may still be importing when the first answers
+        yield process, url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
+
+
+def percentiles(timings_ms: list[float]) -> dict:
+    ordered = sorted(timings_ms)
+    return {"p50_ms": round(statistics.median(ordered), 2),
+            "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2)}
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * _UNITS[unit]
+
+
+def _wrk_once(url: str, connections: int, seconds: int, server_pid: int | None,
+              headers: tuple[str, ...]) -> dict:
+    header_args = [arg for header in headers for arg in ("-H", header)]
+    client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = worker_cpu_s(server_pid) if server_pid else []
+    output = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                             *header_args, url], check=True, capture_output=True, text=True).stdout
+    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_used = [after - before for before, after in
+                   zip(server_before, worker_cpu_s(server_pid))] if server_pid else []
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    client_cpu = (client_after.ru_utime - client_before.ru_utime
+                  + client_after.ru_stime - client_before.ru_stime)
+    return {"requests_per_s": round(float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]), 1),
+            "p50_ms": round(_ms(latency["50"]), 2), "p99_ms": round(_ms(latency["99"]), 2),
+            "errors": int(non_2xx[1]) if non_2xx else 0,
+            "client_cpu_pct": round(100 * client_cpu / seconds, 1),
+            "server_cpu_pct": round(100 * sum(server_used) / seconds, 1) if server_used else None,
+            "worker_cpu_pct": [round(100 * used / seconds) for used in server_used[1:]]}
+
+
+def wrk(url: str, *, connections: int = 16, seconds: int = 10, server_pid: int | None = None,
+        headers: tuple[str, ...] = (), runs: int = 3) -> dict:
+    """Throughput and p50/p99 from wrk (one thread: it needs far less CPU than the server),
+    with the CPU that wrk, the server and each worker used, so a reader can tell who was the
+    bottleneck. wrk opens its keep-alive connections at once and gunicorn's workers do not
+    always share them evenly, so it runs `runs` times and reports the run with the median
+    throughput, with every run's figures under `runs`."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed for throughput figures: apt-get install wrk")
+    results = [_wrk_once(url, connections, seconds, server_pid, headers) for _ in range(runs)]
+    median = sorted(results, key=lambda r: r["requests_per_s"])[len(results) // 2]
+    return {**median, "runs": [{key: r[key] for key in ("requests_per_s", "p99_ms",
+                                                         "worker_cpu_pct")} for r in results]}

@@ -1,0 +1,80 @@
+"""The outbox: one delivery row per matching subscription, written in the event's transaction."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from typing import Callable
+
+from webhooks.db import database, is_postgres
+from webhooks.models import Delivery, WebhookSubscription
+
+CHANNEL = "modelyard_deliveries"
+SUBSCRIPTIONS_LOCK = 0x77686F6F6B  # "whook": subscription changes vs. event fan-out
+_enqueued = threading.Condition()
+
+
+def _wake_dispatchers() -> None:
+    with _enqueued:
+        _enqueued.notify_all()
+
+
+def wait_for_work(timeout_s: float) -> None:
+    """Sleep until a delivery is enqueued in this process, or `timeout_s` passes."""
+    with _enqueued:
+        _enqueued.wait(timeout_s)
+
+
+def lock_subscriptions(exclusive: bool) -> None:
+    """Order subscription changes against event fan-out (PostgreSQL; SQLite's write lock
+    already does): a subscription committed before an event's transaction reads the
+    subscriptions receives that event, one deleted before does not."""
+    if is_postgres():
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        database.execute_sql(f"SELECT {function}(%s)", (SUBSCRIPTIONS_LOCK,))
+
+
+def matches(subscription: WebhookSubscription, event_type: str, model: str | None) -> bool:
+    wanted = subscription.events
+    return ("*" in wanted or event_type in wanted) and (
+        subscription.models is None or (model is not None and model in subscription.models))
+
+
+def payload(event: dict, production_version: int | None) -> str:
+    """The body sent on every attempt: `{type, timestamp, data}`."""
+    data = event["data"]
+    previous = data.get("previous_version", data.get("rolled_back_version"))
+    body = {"type": event["type"], "timestamp": event["at"],
+            "data": {**data, "id": event["id"], "seq": event["seq"], "model": event["model"],
+                     "version": event["version"], "previous_version": previous,
+                     "production_version": production_version, "actor": event["actor"]}}
+    return json.dumps(body, separators=(",", ":"))
+
+
+def enqueue(event: dict, *, at: dt.datetime, production_version: Callable[[], int | None]) -> int:
+    """Write a pending delivery for every active subscription that wants `event` (its public
+    view), inside the caller's transaction; returns how many. `production_version` is called
+    only when someone listens."""
+    if database.transaction_depth() == 0:
+        raise RuntimeError("enqueue must run inside the event's transaction")
+    lock_subscriptions(exclusive=False)
+    targets = [s for s in WebhookSubscription.select().where(WebhookSubscription.active)
+               if matches(s, event["type"], event["model"])]
+    if not targets:
+        return 0
+    body = payload(event, production_version())
+    Delivery.insert_many([{
+        "subscription": target.id, "event_id": event["id"], "event_seq": event["seq"],
+        "event_type": event["type"], "model_name": event["model"] or "", "body": body,
+        "next_attempt_at": at, "created_at": at} for target in targets
+    ]).execute()
+    announce()
+    return len(targets)
+
+
+def announce() -> None:
+    """Inside a transaction that made deliveries due: wake dispatchers when it commits, in this
+    process and (on PostgreSQL, through NOTIFY) in every other."""
+    if is_postgres():
+        database.execute_sql("SELECT pg_notify(%s, '')", (CHANNEL,))
+    database.after_commit(_wake_dispatchers)
