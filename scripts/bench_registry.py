@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -67,17 +66,12 @@ def search_latencies(url: str, rounds: int) -> dict:
 
 
 def run_backend(name: str, args) -> dict:
-    with tempfile.TemporaryDirectory() as data_dir:
-        database_url = ""
+    with benchlib.backend_server(name, args.pg_url) as (_process, url, _dir, _db):
+        requests.post(f"{url}/api/v1/models", json={"name": "bench"}).raise_for_status()
+        rate = register(url, args.versions, args.clients)
         if name == "postgres":
-            benchlib.reset_postgres(args.pg_url)
-            database_url = args.pg_url
-        with benchlib.server(data_dir, database_url) as (_process, url):
-            requests.post(f"{url}/api/v1/models", json={"name": "bench"}).raise_for_status()
-            rate = register(url, args.versions, args.clients)
-            if name == "postgres":
-                benchlib.analyze(args.pg_url)
-            latencies = search_latencies(url, args.searches)
+            benchlib.analyze(args.pg_url)
+        latencies = search_latencies(url, args.searches)
     return {"backend": name, "versions": args.versions, "clients": args.clients,
             "registrations_per_s": round(rate, 1),
             "search_p50_ms": round(latencies["p50_ms"], 2),

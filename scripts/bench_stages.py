@@ -50,23 +50,18 @@ def move_latencies(url: str, moves: int) -> dict:
 
 
 def run_backend(name: str, args) -> dict:
-    with tempfile.TemporaryDirectory() as data_dir:
-        database_url = ""
+    with benchlib.backend_server(name, args.pg_url) as (process, url, _dir, _db):
+        _seed(url, "hot", 2)
+        requests.post(f"{url}/api/v1/models/hot/promote", json={"version": 1}).raise_for_status()
+        moves = move_latencies(url, args.moves)
         if name == "postgres":
-            benchlib.reset_postgres(args.pg_url)
-            database_url = args.pg_url
-        with benchlib.server(data_dir, database_url) as (process, url):
-            _seed(url, "hot", 2)
-            requests.post(f"{url}/api/v1/models/hot/promote", json={"version": 1}).raise_for_status()
-            moves = move_latencies(url, args.moves)
-            if name == "postgres":
-                benchlib.analyze(args.pg_url)
-            production = f"{url}/api/v1/models/hot/production"
-            etag = requests.get(production).headers["ETag"]
-            lookup = benchlib.wrk(production, seconds=args.seconds, server_pid=process.pid,
-                                  runs=args.runs)
-            revalidate = benchlib.wrk(production, seconds=args.seconds, server_pid=process.pid,
-                                      headers=(f"If-None-Match: {etag}",), runs=args.runs)
+            benchlib.analyze(args.pg_url)
+        production = f"{url}/api/v1/models/hot/production"
+        etag = requests.get(production).headers["ETag"]
+        lookup = benchlib.wrk(production, seconds=args.seconds, server_pid=process.pid,
+                              runs=args.runs)
+        revalidate = benchlib.wrk(production, seconds=args.seconds, server_pid=process.pid,
+                                  headers=(f"If-None-Match: {etag}",), runs=args.runs)
     return {"backend": name, "lookup": lookup, "lookup_304": revalidate, **moves}
 
 

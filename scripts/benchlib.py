@@ -14,6 +14,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,6 +75,19 @@ def tree_rss_kib(pid: int, key: str) -> int:
             if line.startswith(key + ":"):
                 total += int(line.split()[1])
     return total
+
+
+@contextmanager
+def backend_server(name: str, pg_url: str):
+    """A fresh data folder and a server on `name` ("sqlite", or "postgres" at a reset `pg_url`);
+    yields (process, base URL, data folder, database URL)."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        database_url = ""
+        if name == "postgres":
+            reset_postgres(pg_url)
+            database_url = pg_url
+        with server(data_dir, database_url) as (process, url):
+            yield process, url, data_dir, database_url
 
 
 @contextmanager

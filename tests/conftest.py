@@ -31,7 +31,6 @@ def _postgres_or_skip() -> str:
 
 def _reset_postgres() -> None:
     """First use: a fresh schema built by the migrations. Later: empty tables."""
-    global _pg_schema_ready
     connection = psycopg2.connect(PG_URL)
     connection.autocommit = True
     with connection.cursor() as cursor:

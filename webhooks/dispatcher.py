@@ -40,6 +40,8 @@ def claim(settings: Settings, *, limit: int, now: dt.datetime) -> list[Delivery]
     due = (((Delivery.status == "pending") & (Delivery.next_attempt_at <= now))
            | ((Delivery.status == "delivering") & (Delivery.lease_until < now)))
     lease = now + dt.timedelta(seconds=2 * settings.attempt_timeout_s + 5)
+    if not Delivery.select().where(due).exists():
+        return []  # a cheap read first: an idle poll takes no write lock
     with database.atomic():
         query = (Delivery.select(Delivery.id).join(WebhookSubscription)
                  .where(due & WebhookSubscription.active & ~fn.EXISTS(blocked))

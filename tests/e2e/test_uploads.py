@@ -1,6 +1,5 @@
 """A client that drops the connection mid-upload leaves no file recorded and no blob behind."""
 import socket
-import sys
 import time
 from pathlib import Path
 

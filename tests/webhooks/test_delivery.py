@@ -1,6 +1,7 @@
 """Delivery end to end: a real receiver on loopback, signatures checked by standardwebhooks."""
 import datetime as dt
 import json
+import threading
 
 import pytest
 from standardwebhooks import Webhook
@@ -69,7 +70,7 @@ def test_a_promotion_arrives_signed_with_the_event_id(hooks):
     data = payload["data"]
     assert (data["model"], data["version"], data["previous_version"]) == ("fraud", 1, None)
     assert (data["production_version"], data["seq"]) == (1, answer["event_seq"])
-    log = client.get(f"/api/v1/webhooks/1/deliveries").json["items"][0]
+    log = client.get("/api/v1/webhooks/1/deliveries").json["items"][0]
     assert log["status"] == "delivered" and log["attempts"][0]["status_code"] == 200
     assert log["attempts"][0]["response_excerpt"] == "ok"
     assert "secret" not in client.get("/api/v1/webhooks/1").json
@@ -202,3 +203,29 @@ def test_a_subscription_failing_for_too_long_is_disabled(backend, httpserver):
 def test_invalid_subscriptions_are_refused(client, body, field):
     response = client.post("/api/v1/webhooks", json=body)
     assert response.status_code == 422 and field in response.json["errors"]
+
+
+def test_three_dispatchers_deliver_each_event_once_in_order(hooks):
+    client, _, _, httpserver = hooks
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    subscribe(client, httpserver.url_for("/hook"))
+    for index in range(6):
+        create_model(client, f"m{index}")
+        for step in range(9):
+            client.patch(f"/api/v1/models/m{index}", json={"description": str(step)})
+    settings = client.application.extensions["modelyard_webhooks"]
+    dispatchers = [Dispatcher(settings) for _ in range(3)]
+    threads = [dispatcher.start() for dispatcher in dispatchers]
+    deadline = dt.datetime.now() + dt.timedelta(seconds=60)
+    while len(httpserver.log) < 60 and dt.datetime.now() < deadline:
+        threading.Event().wait(0.1)
+    for dispatcher, thread in zip(dispatchers, threads):
+        dispatcher.stop()
+        thread.join(10)
+        dispatcher.pool.shutdown()
+    payloads = [json.loads(body)["data"] for _, body in received(httpserver)]
+    assert sorted(p["id"] for p in payloads) == sorted({p["id"] for p in payloads})
+    assert len(payloads) == 60
+    for index in range(6):
+        seqs = [p["seq"] for p in payloads if p["model"] == f"m{index}"]
+        assert seqs == sorted(seqs)
