@@ -60,12 +60,12 @@ MOVED_COLUMNS = [ModelVersion.stage, ModelVersion.stage_since, ModelVersion.upda
                  ModelVersion.rolled_back]
 
 
-def _enter(model: RegisteredModel, row: ModelVersion, stage: str, *, action: str, actor: str,
-           reason: str | None, now: dt.datetime, forced: bool = False,
-           evaluation_id: int | None = None) -> ModelVersion | None:
-    """Archive the stage's holder, move `row` in, and write the history rows: one for `stage`
-    and, when `row` leaves the other held stage, one for that. Returns the previous holder."""
-    previous = stage_holder(model, stage)
+def _enter(model: RegisteredModel, row: ModelVersion, stage: str, previous: ModelVersion | None,
+           *, action: str, actor: str, reason: str | None, now: dt.datetime, forced: bool = False,
+           evaluation_id: int | None = None) -> None:
+    """Archive the stage's holder (`previous`, read under the model's lock), move `row` in, and
+    write the history rows: one for `stage` and, when `row` leaves the other held stage, one
+    for that."""
     if previous is not None:
         previous.stage, previous.stage_since, previous.updated_at = "archived", now, now
         previous.rolled_back = previous.rolled_back or action == "rollback"
@@ -78,7 +78,6 @@ def _enter(model: RegisteredModel, row: ModelVersion, stage: str, *, action: str
     StageMove.create(model=model, stage=stage, from_version=previous.version if previous else None,
                      to_version=row.version, action=action, actor=actor, reason=reason,
                      forced=forced, evaluation_id=evaluation_id, at=now)
-    return previous
 
 
 def _production_version(model: RegisteredModel, stage: str, version: int) -> int | None:
@@ -129,8 +128,8 @@ def promote(model_name: str, number: int, *, stage: str = "production", actor: s
             if dry_run:
                 return {**answer, "event_seq": None, "dry_run": True}
             save_evaluation(row, evaluation, now=now)
-            _enter(model, row, stage, action="promote", actor=actor, reason=reason, now=now,
-                   forced=force, evaluation_id=evaluation["id"])
+            _enter(model, row, stage, holder, action="promote", actor=actor, reason=reason,
+                   now=now, forced=force, evaluation_id=evaluation["id"])
             event = append_event("model.promoted", actor=actor, model=model.name, version=number,
                                  now=now, data={"stage": stage, "version": number,
                                                 "previous_version": answer["previous_version"],
@@ -153,16 +152,17 @@ def _run(move, scope: str, request: dict, *, dry_run: bool, key: str | None, ttl
 
 
 def _earlier_holders(model: RegisteredModel, stage: str) -> list[ModelVersion]:
-    """Versions that held `stage`, most recent holding first, each once."""
-    last_held = fn.MAX(StageMove.id)
-    numbers = [number for number, _ in (
-        StageMove.select(StageMove.to_version, last_held)
-        .where((StageMove.model == model) & (StageMove.stage == stage)
-               & StageMove.to_version.is_null(False))
-        .group_by(StageMove.to_version).order_by(last_held.desc()).tuples())]
-    rows = {row.version: row for row in ModelVersion.select().where(
-        (ModelVersion.model == model) & ModelVersion.version.in_(numbers))}
-    return [rows[n] for n in numbers if n in rows]
+    """Versions that held `stage`, most recent holding first, each once; only the columns a
+    rollback plan reads (a long-lived model has many)."""
+    held = (StageMove.select(StageMove.to_version, fn.MAX(StageMove.id).alias("last_held"))
+            .where((StageMove.model == model) & (StageMove.stage == stage)
+                   & StageMove.to_version.is_null(False))
+            .group_by(StageMove.to_version))
+    return list(ModelVersion.select(ModelVersion.id, ModelVersion.version, ModelVersion.status,
+                                    ModelVersion.stage, ModelVersion.rolled_back)
+                .join(held, on=(ModelVersion.version == held.c.to_version))
+                .where(ModelVersion.model == model)
+                .order_by(held.c.last_held.desc()))
 
 
 def files_intact(row: ModelVersion, store: ArtifactStore) -> bool:
@@ -231,7 +231,7 @@ def rollback(model_name: str, *, stage: str = "production", actor: str, store: A
                       "rolled_back_version": current.version, "reason": reason}
             if dry_run:
                 return {**answer, "event_seq": None, "dry_run": True}
-            _enter(model, explicit or holders[target.version], stage, action="rollback",
+            _enter(model, explicit or holders[target.version], stage, current, action="rollback",
                    actor=actor, reason=reason, now=now)
             event = append_event("model.rolled_back", actor=actor, model=model.name,
                                  version=target.version, now=now,

@@ -1,8 +1,10 @@
 """The service as users run it: `modelyard serve`, and gunicorn with several workers."""
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+from standardwebhooks import Webhook
 
 from tests.e2e.conftest import free_port, gunicorn_command, running
 
@@ -67,3 +69,24 @@ def test_every_worker_sees_a_move_as_soon_as_it_returns(backend):
                 assert response.status_code == 200, response.text
                 seen = set().union(*pool.map(reads, range(16)))
                 assert seen == {expected}
+
+
+def test_modelyard_serve_delivers_webhooks_itself(tmp_path, httpserver):
+    """The single-node default needs no separate worker."""
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "registry", "serve", "--port", str(port),
+               "--data-dir", str(tmp_path / "data")]
+    env = {"MODELYARD_CONFIG": "", "DATABASE_URL": "", "MODELYARD_WEBHOOK_ALLOW_HTTP": "true",
+           "MODELYARD_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]'}
+    with running(command, url, env=env):
+        hook = requests.post(f"{url}/api/v1/webhooks", json={
+            "url": httpserver.url_for("/hook"), "events": ["model.created"]})
+        assert hook.status_code == 201
+        assert requests.post(f"{url}/api/v1/models", json={"name": "m"}).status_code == 201
+        deadline = time.monotonic() + 10
+        while not httpserver.log and time.monotonic() < deadline:
+            time.sleep(0.05)
+    [(request, _)] = httpserver.log
+    assert Webhook(hook.json()["secret"]).verify(request.get_data(), dict(request.headers))
