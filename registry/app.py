@@ -1,6 +1,7 @@
 """The application factory."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Mapping
 
@@ -12,7 +13,7 @@ from registry.api import register_api
 from registry.config import load_config
 from registry.db import database, open_database
 from registry.migrate import upgrade
-from registry.services import criteria
+from registry.services import criteria, tokens
 from registry.storage import open_store
 from webhooks.secrets import load_or_create_key
 from webhooks.settings import Settings
@@ -25,6 +26,17 @@ def _open_connection() -> None:
 def _close_connection(_exc) -> None:
     if not database.is_closed():
         database.close()
+
+
+def _bootstrap_token(seed: str) -> None:
+    """Seed MODELYARD_ADMIN_TOKEN, or on an empty registry print a one-time admin token."""
+    with database.connection_context():
+        token = tokens.bootstrap(seed or None)
+    if token:
+        print(f"\nModelyard: no API token exists yet, so an admin token was created. It is shown "
+              f"this once:\n\n    {token}\n\nUse it as `Authorization: Bearer <token>` and "
+              "create named tokens with POST /api/v1/tokens or `modelyard tokens create`.\n",
+              file=sys.stderr, flush=True)
 
 
 def webhook_settings(config: dict) -> Settings:
@@ -51,6 +63,8 @@ def create_app(overrides: Mapping | None = None, *, environ: Mapping[str, str] |
     if config["server"]["auto_migrate"]:
         with database.connection_context():
             upgrade()
+    if config["auth"]["enabled"]:
+        _bootstrap_token(config["auth"]["admin_token"])
     app.extensions["modelyard_store"] = open_store(config)
     app.extensions["modelyard_webhooks"] = webhook_settings(config)
     app.before_request(_open_connection)

@@ -80,6 +80,83 @@ def db_upgrade() -> None:
 
 
 @main.group()
+def tokens() -> None:
+    """API tokens (works on the database directly, so it can create the first one)."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True, help="A name people will recognise in the audit trail.")
+@click.option("--role", required=True, type=click.Choice(["viewer", "editor", "deployer", "admin"]))
+def tokens_create(name: str, role: str) -> None:
+    """Create a token and print it (this is the only time it is shown)."""
+    from registry.domain.errors import DomainError
+    from registry.services.tokens import create_token
+
+    _open_database()
+    try:
+        click.echo(create_token(name, role, actor="cli")["token"])
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """Every token: id, name, role, last use, revocation."""
+    from registry.services.tokens import list_tokens
+
+    _open_database()
+    for token in list_tokens():
+        click.echo(f"{token['id']}\t{token['name']}\t{token['role']}\t"
+                   f"last used {token['last_used_at'] or 'never'}"
+                   + (f"\trevoked {token['revoked_at']}" if token["revoked_at"] else ""))
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token by id."""
+    from registry.domain.errors import DomainError
+    from registry.services.tokens import revoke_token
+
+    _open_database()
+    try:
+        revoke_token(token_id, actor="cli")
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"revoked token {token_id}")
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain: exit 1 and one line per problem when a record was altered or removed."""
+    from registry.services.audit import verify
+
+    _open_database()
+    problems = verify()
+    for line in problems:
+        click.echo(f"audit: {line}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo("audit trail intact")
+
+
+def _open_database() -> None:
+    from registry.db import database, open_database
+    from registry.migrate import upgrade
+
+    config = _config()
+    open_database(config)
+    database.connect()
+    if config["server"]["auto_migrate"]:
+        upgrade()
+
+
+@main.group()
 def config() -> None:
     """Configuration commands."""
 

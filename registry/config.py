@@ -22,7 +22,8 @@ from registry.domain.criteria import validate_rules
 from registry.domain.errors import InvalidInput
 
 DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "config" / "defaults.toml"
-SECRET_KEYS = {("database", "url"), ("storage", "s3_secret_key"), ("webhook", "secret_key")}
+SECRET_KEYS = {("database", "url"), ("storage", "s3_secret_key"), ("webhook", "secret_key"),
+               ("auth", "admin_token")}
 REDACTED = "********"
 
 
@@ -144,6 +145,16 @@ class CriteriaSchema(ma.Schema):
     production = RulesField(required=True)
 
 
+class AuthSchema(ma.Schema):
+    enabled = fields.Boolean(required=True)
+    admin_token = fields.String(required=True, validate=validate.Length(max=512))
+
+    @ma.validates("admin_token")
+    def _long_enough(self, value: str, **_: Any) -> None:
+        if value and len(value) < 32:
+            raise ma.ValidationError("needs at least 32 characters")
+
+
 SECTIONS: dict[str, type[ma.Schema]] = {
     "server": ServerSchema,
     "database": DatabaseSchema,
@@ -151,6 +162,7 @@ SECTIONS: dict[str, type[ma.Schema]] = {
     "storage": StorageSchema,
     "criteria": CriteriaSchema,
     "webhook": WebhookSchema,
+    "auth": AuthSchema,
 }
 
 
@@ -180,6 +192,8 @@ def _from_environment(defaults: dict, environ: Mapping[str, str]) -> dict:
     layer: dict[str, dict] = {}
     if environ.get("DATABASE_URL"):
         layer.setdefault("database", {})["url"] = environ["DATABASE_URL"]
+    if environ.get("MODELYARD_ADMIN_TOKEN"):
+        layer.setdefault("auth", {})["admin_token"] = environ["MODELYARD_ADMIN_TOKEN"]
     for section, keys in defaults.items():
         for key in keys:
             name = f"MODELYARD_{section}_{key}".upper()

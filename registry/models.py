@@ -210,5 +210,37 @@ class IdempotencyKey(BaseModel):
         indexes = ((("scope", "key"), True),)
 
 
+
+
+
+class ApiToken(BaseModel):
+    """An API token: only its SHA-256 is stored; the token itself is shown once."""
+    name = CharField(max_length=128, unique=True)
+    role = CharField(max_length=16)
+    token_hash = CharField(max_length=64, unique=True)
+    created_by = CharField(max_length=256)
+    created_at = UTCTimestampField(default=utcnow)
+    last_used_at = UTCTimestampField(null=True)
+    revoked_at = UTCTimestampField(null=True)
+
+
+class AuditRecord(BaseModel):
+    """Append-only, hash-chained: one per event, written in the mutation's transaction."""
+    seq = BigIntegerField(primary_key=True)  # the event's seq: gapless, in commit order
+    at = UTCTimestampField()
+    actor = CharField(max_length=256)
+    action = CharField(max_length=64)
+    model = CharField(max_length=128, null=True)
+    version = IntegerField(null=True)
+    request_id = CharField(max_length=128, null=True)
+    client_address = CharField(max_length=64, null=True)
+    summary = JSONTextField()
+    previous_hash = CharField(max_length=64)
+    hash = CharField(max_length=64, unique=True)
+
+    class Meta:
+        indexes = ((("model", "seq"), False), (("actor", "seq"), False), (("action", "seq"), False))
+
+
 TABLES = [*WEBHOOK_TABLES, RegisteredModel, ModelTag, ModelVersion, VersionTag, Param, VersionFile, Metric, MetricValue,
-          StageMove, CriteriaRevision, Evaluation, Counter, Event, IdempotencyKey]
+          StageMove, CriteriaRevision, Evaluation, Counter, Event, IdempotencyKey, ApiToken, AuditRecord]

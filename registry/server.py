@@ -33,8 +33,15 @@ class _Server(BaseApplication):
         return app
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
 def run_server(config: dict) -> None:
-    """Create the data folder and schema, then serve until stopped."""
+    """Create the data folder and schema, then serve until stopped. Without auth, only on
+    loopback: raises SystemExit for any other address."""
+    if not config["auth"]["enabled"] and config["server"]["host"] not in LOOPBACK:
+        raise SystemExit(f"modelyard: auth.enabled is false, so the server will only listen on "
+                         f"loopback, not on {config['server']['host']}")
     if config["server"]["auto_migrate"]:
         open_database(config)
         with database.connection_context():

@@ -47,7 +47,8 @@ def _reset_postgres() -> None:
 def backend(request, tmp_path) -> dict:
     """Config overrides for one database: a fresh SQLite file, or a clean PostgreSQL."""
     global _pg_schema_ready
-    overrides = {"server": {"data_dir": str(tmp_path / "data")}}
+    overrides = {"server": {"data_dir": str(tmp_path / "data")},
+                 "auth": {"enabled": False}}  # tests/api/test_auth.py covers auth
     if request.param == "postgres":
         overrides["database"] = {"url": _postgres_or_skip(), "pool_size": 32}
         _reset_postgres()

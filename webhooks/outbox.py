@@ -12,6 +12,9 @@ from webhooks.models import Delivery, WebhookSubscription
 CHANNEL = "modelyard_deliveries"
 SUBSCRIPTIONS_LOCK = 0x77686F6F6B  # "whook": subscription changes vs. event fan-out
 _enqueued = threading.Condition()
+# Changes to webhooks, deliveries and tokens are in the event feed and the audit trail, but
+# are not sent to webhooks (a subscription would otherwise announce its own creation).
+INTERNAL_EVENTS = ("webhook.", "delivery.", "token.")
 
 
 def _wake_dispatchers() -> None:
@@ -57,6 +60,8 @@ def enqueue(event: dict, *, at: dt.datetime, production_version: Callable[[], in
     only when someone listens."""
     if database.transaction_depth() == 0:
         raise RuntimeError("enqueue must run inside the event's transaction")
+    if event["type"].startswith(INTERNAL_EVENTS):
+        return 0
     lock_subscriptions(exclusive=False)
     targets = [s for s in WebhookSubscription.select().where(WebhookSubscription.active)
                if matches(s, event["type"], event["model"])]

@@ -7,7 +7,9 @@ from flask import Flask
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from registry.api import criteria, events, files, models, ops, stages, versions, webhooks
+from registry.api import (criteria, events, files, models, ops, stages, tokens, versions,
+                          webhooks)
+from registry.api.auth import SecurityPlugin, install_auth
 from registry.api.guards import install_guards
 from registry.api.problems import ProblemSchema, register_problem_handlers
 
@@ -49,10 +51,11 @@ OPENAPI_SETTINGS = {
 def register_api(app: Flask) -> Api:
     app.config.update(OPENAPI_SETTINGS)
     app.url_map.converters["anypath"] = files.AnyPathConverter
-    install_guards(app)
-    api = ModelyardApi(app)
+    install_guards(app, authenticate=install_auth)
+    api = ModelyardApi(app, spec_kwargs={"extra_plugins": [SecurityPlugin()]})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for blueprint in (models.blp, versions.blp, files.blp, criteria.blp, stages.blp, events.blp,
-                      webhooks.blp):
+                      webhooks.blp, tokens.blp, tokens.audit_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.blp)
     return api

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Callable
 
 from flask import Flask, abort, current_app, g, request
 
@@ -74,8 +75,11 @@ def _finish(response):
     return response
 
 
-def install_guards(app: Flask) -> None:
+def install_guards(app: Flask, authenticate: Callable[[Flask], None]) -> None:
+    """Request id first, then `authenticate` (so an anonymous caller learns nothing from body
+    checks), then the body checks."""
     app.before_request(_assign_request_id)
+    authenticate(app)
     app.before_request(_limit_json)
     app.before_request(_refuse_nul)
     app.after_request(_finish)

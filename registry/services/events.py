@@ -9,6 +9,7 @@ from typing import Any
 
 from registry.db import database
 from registry.models import Counter, Event, ModelVersion, RegisteredModel
+from registry.services import audit
 from registry.services.timefmt import rfc3339, utcnow
 from webhooks import outbox
 
@@ -28,8 +29,8 @@ def append_event(type_: str, *, actor: str, model: str | None = None, version: i
 
     The sequence number comes from a counter row updated under its row lock, so events commit in
     `seq` order and a reader polling `after=<seq>` never skips one that commits late. Callers
-    append last in their transaction to keep that lock short. Matching webhook subscriptions
-    get their outbox rows in the same transaction.
+    append last in their transaction to keep that lock short. The audit record and the outbox
+    rows of matching webhook subscriptions are written in the same transaction.
     """
     if database.transaction_depth() == 0:
         raise RuntimeError("append_event must run inside the mutation's transaction")
@@ -38,6 +39,7 @@ def append_event(type_: str, *, actor: str, model: str | None = None, version: i
     at = now or utcnow()
     event = Event.create(seq=seq, event_id=str(uuid.uuid4()), type=type_, model=model,
                          version=version, actor=actor, at=at, data=data or {})
+    audit.record(event)
     outbox.enqueue(event_view(event), at=at, production_version=lambda: _production(model))
     database.after_commit(_wake_waiters)
     return event

@@ -23,7 +23,8 @@ def free_port() -> int:
 def running(command: list[str], url: str, env: dict | None = None, timeout: float = 30):
     """Start a server process, wait until `url`/healthz answers, stop it afterwards."""
     log = tempfile.TemporaryFile()  # a pipe nobody reads would fill up and stall the server
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=log,
+    env = {**os.environ, "MODELYARD_AUTH_ENABLED": "false", **(env or {})}  # test_auth_e2e: on
+    process = subprocess.Popen(command, env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + timeout
@@ -38,7 +39,7 @@ def running(command: list[str], url: str, env: dict | None = None, timeout: floa
                 output = log.read().decode(errors="replace")
                 raise AssertionError(f"server did not start: {output[-3000:]}")
             time.sleep(0.1)
-        yield process
+        yield process, log
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

@@ -1,4 +1,7 @@
 """The service as users run it: `modelyard serve`, and gunicorn with several workers."""
+import os
+import re
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -90,3 +93,29 @@ def test_modelyard_serve_delivers_webhooks_itself(tmp_path, httpserver):
             time.sleep(0.05)
     [(request, _)] = httpserver.log
     assert Webhook(hook.json()["secret"]).verify(request.get_data(), dict(request.headers))
+
+
+def test_first_start_prints_a_one_time_admin_token(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "registry", "serve", "--port", str(port),
+               "--data-dir", str(tmp_path / "data")]
+    env = {"MODELYARD_CONFIG": "", "DATABASE_URL": "", "MODELYARD_AUTH_ENABLED": "true"}
+    with running(command, url, env=env) as (_process, log):
+        assert requests.get(f"{url}/api/v1/models").status_code == 401
+        log.seek(0)
+        token = re.search(r"^\s+(myd_\S+)$", log.read().decode(), re.M).group(1)
+        headers = {"Authorization": f"Bearer {token}"}
+        assert requests.get(f"{url}/api/v1/models", headers=headers).status_code == 200
+    with running(command, url, env=env) as (_process, log):  # shown once only
+        log.seek(0)
+        assert "myd_" not in log.read().decode()
+
+
+def test_without_auth_the_server_refuses_to_listen_beyond_loopback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "registry", "serve", "--host", "0.0.0.0",
+                             "--data-dir", str(tmp_path / "data")], capture_output=True,
+                            text=True, timeout=60,
+                            env={**os.environ, "MODELYARD_CONFIG": "", "DATABASE_URL": "",
+                                 "MODELYARD_AUTH_ENABLED": "false"})
+    assert result.returncode != 0 and "only listen on loopback" in result.stderr

@@ -61,7 +61,8 @@ def test_outage_and_a_killed_worker_lose_nothing(backend):
         client.post("/api/v1/models", json={"name": f"m{index}"})
         for step in range(EVENTS_PER_MODEL - 1):
             client.patch(f"/api/v1/models/m{index}", json={"description": str(step)})
-    events = client.get("/api/v1/events?limit=1000").json["items"]
+    events = [event for event in client.get("/api/v1/events?limit=1000").json["items"]
+              if event["model"]]  # webhook.created is audited, not delivered
     assert len(events) == MODELS * EVENTS_PER_MODEL
     time.sleep(1.5)  # the worker is retrying against the closed port
     worker.send_signal(signal.SIGKILL)

@@ -1,0 +1,97 @@
+"""API tokens: high-entropy, shown once, stored as SHA-256, named, revocable."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from peewee import IntegrityError
+
+from registry.db import write_transaction
+from registry.domain.errors import Conflict, InvalidInput, NotFound
+from registry.models import ApiToken
+from registry.services.events import append_event
+from registry.services.timefmt import rfc3339, utcnow
+
+ROLES = ("viewer", "editor", "deployer", "admin")  # each includes the ones before it
+PREFIX = "myd_"
+LAST_USED_EVERY = dt.timedelta(minutes=1)  # last_used_at is a hint, not a write per request
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def role_at_least(role: str, needed: str) -> bool:
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+def view(row: ApiToken) -> dict:
+    return {"id": row.id, "name": row.name, "role": row.role, "created_by": row.created_by,
+            "created_at": rfc3339(row.created_at), "last_used_at": rfc3339(row.last_used_at),
+            "revoked_at": rfc3339(row.revoked_at)}
+
+
+def create_token(name: str, role: str, *, actor: str, token: str | None = None,
+                 now: dt.datetime | None = None) -> dict:
+    """A new token; the answer's `token` is the only time it is shown. `token` seeds a given
+    value (MODELYARD_ADMIN_TOKEN). Raises InvalidInput (role, weak seed), Conflict (name)."""
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", errors={"role": ["unknown"]})
+    if token is not None and len(token) < 32:
+        raise InvalidInput("a seeded token needs at least 32 characters",
+                           errors={"token": ["too short"]})
+    token = token or PREFIX + secrets.token_urlsafe(32)
+    now = now or utcnow()
+    try:
+        with write_transaction():
+            row = ApiToken.create(name=name, role=role, token_hash=digest(token),
+                                  created_by=actor, created_at=now)
+            append_event("token.created", actor=actor, now=now,
+                         data={"id": row.id, "name": name, "role": role})
+    except IntegrityError:
+        raise Conflict(f"a token named '{name}' (or with this value) already exists") from None
+    return {**view(row), "token": token}
+
+
+def list_tokens() -> list[dict]:
+    return [view(row) for row in ApiToken.select().order_by(ApiToken.id)]
+
+
+def revoke_token(token_id: int, *, actor: str, now: dt.datetime | None = None) -> dict:
+    """Revoke a token at once; raises NotFound."""
+    now = now or utcnow()
+    with write_transaction():
+        row = ApiToken.get_or_none(ApiToken.id == token_id)
+        if row is None:
+            raise NotFound(f"token {token_id} does not exist")
+        if row.revoked_at is None:
+            row.revoked_at = now
+            row.save()
+            append_event("token.revoked", actor=actor, now=now, data={"id": row.id, "name": row.name})
+    return view(row)
+
+
+def authenticate(token: str, *, now: dt.datetime | None = None) -> ApiToken | None:
+    """The live token with this value, or None; found by its hash, never compared as text."""
+    row = ApiToken.get_or_none((ApiToken.token_hash == digest(token))
+                               & ApiToken.revoked_at.is_null())
+    now = now or utcnow()
+    if row is not None and (row.last_used_at is None or row.last_used_at < now - LAST_USED_EVERY):
+        ApiToken.update(last_used_at=now).where(ApiToken.id == row.id).execute()
+    return row
+
+
+def bootstrap(seed: str | None) -> str | None:
+    """At start-up: seed `MODELYARD_ADMIN_TOKEN` once; on an empty registry with no seed,
+    create an admin token and return it (to print once). Otherwise None."""
+    if seed:
+        if ApiToken.get_or_none(ApiToken.token_hash == digest(seed)) is None:
+            create_token("admin (MODELYARD_ADMIN_TOKEN)", "admin", actor="bootstrap", token=seed)
+        return None
+    if ApiToken.select().exists():
+        return None
+    try:
+        return create_token("admin (first start)", "admin", actor="bootstrap")["token"]
+    except Conflict:  # another worker of this server made it first
+        return None
