@@ -17,6 +17,7 @@ class RegisteredModel(BaseModel):
     name = CharField(max_length=128, unique=True)
     description = TextField(default="")
     last_version = IntegerField(default=0)  # version counter: numbers are never reused
+    production_requires_admin = BooleanField(default=False)
     created_at = UTCTimestampField(default=utcnow)
     updated_at = UTCTimestampField(default=utcnow)
 

@@ -74,6 +74,10 @@ def require(role: str, why: str):
                    f"{g.get('role')}.", slug="forbidden", required_role=role)
 
 
+def is_admin() -> bool:
+    return g.get("role") == "admin"
+
+
 def install_auth(app: Flask) -> None:
     app.before_request(_authenticate)
 

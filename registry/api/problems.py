@@ -16,6 +16,7 @@ PROBLEM_TYPE_BASE = "https://modelyard.dev/problems/"
 
 # Domain error -> (status, problem type slug, title). First match wins, so subclasses come first.
 DOMAIN_STATUS: list[tuple[type[errors.DomainError], int, str, str]] = [
+    (errors.Forbidden, 403, "forbidden", "Forbidden"),
     (errors.ModelNotFound, 404, "model-not-found", "Model not found"),
     (errors.VersionNotFound, 404, "version-not-found", "Version not found"),
     (errors.NotFound, 404, "not-found", "Not found"),

@@ -71,6 +71,8 @@ class ModelCreateSchema(Strict):
 class ModelPatchSchema(Strict):
     description = _text(10_000)
     tags = _tags(allow_none=True)
+    production_requires_admin = fields.Boolean(metadata={
+        "description": "every production move of this model needs the admin role (admin only)"})
 
 
 class VersionSummarySchema(ma.Schema):
@@ -88,6 +90,7 @@ class ModelSchema(ma.Schema):
     latest_version = fields.Integer(allow_none=True)
     production = fields.Nested(VersionSummarySchema, allow_none=True)
     staging = fields.Nested(VersionSummarySchema, allow_none=True)
+    production_requires_admin = fields.Boolean()
     created_at = fields.String(metadata=TIME)
     updated_at = fields.String(metadata=TIME)
 
@@ -150,8 +153,9 @@ class VersionCreateSchema(Strict):
     run = fields.Nested(RunSchema, load_default=dict)
 
 
-class VersionPatchSchema(ModelPatchSchema):
-    pass
+class VersionPatchSchema(Strict):
+    description = _text(10_000)
+    tags = _tags(allow_none=True)
 
 
 class DatasetOut(ma.Schema):

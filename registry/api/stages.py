@@ -6,7 +6,7 @@ from flask import Response, current_app, json, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from registry.api.auth import require
+from registry.api.auth import is_admin, require
 from registry.api.context import current_actor, idempotency_key, idempotency_ttl_s
 from registry.api.criteria import EvaluationSchema
 from registry.api.schemas import MAX_INT, TIME, PageArgs, Strict, _text
@@ -133,7 +133,7 @@ def promote(body, model):
         model, body["version"], stage=body["stage"], actor=current_actor(),
         reason=body.get("reason"), force=body["force"], dry_run=body["dry_run"],
         precondition=_precondition(body), idempotency_key=idempotency_key(),
-        idempotency_ttl_s=idempotency_ttl_s()))
+        idempotency_ttl_s=idempotency_ttl_s(), is_admin=is_admin()))
 
 
 @blp.route("/rollback", methods=["POST"])
@@ -145,7 +145,8 @@ def rollback(body, model):
         model, stage=body["stage"], actor=current_actor(),
         store=current_app.extensions["modelyard_store"], to_version=body.get("to_version"),
         reason=body.get("reason"), dry_run=body["dry_run"], precondition=_precondition(body),
-        idempotency_key=idempotency_key(), idempotency_ttl_s=idempotency_ttl_s()))
+        idempotency_key=idempotency_key(), idempotency_ttl_s=idempotency_ttl_s(),
+        is_admin=is_admin()))
 
 
 def _holder(model: str, stage: str) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from registry.api.auth import is_admin
 from registry.api.context import current_actor, idempotency_key, idempotency_ttl_s
 from registry.api.schemas import (MetricHistoryArgs, MetricPageSchema, MetricsRecordedSchema,
                                   MetricsRecordSchema, StageChangeSchema, VersionCreateSchema,
@@ -71,7 +72,7 @@ class Version(MethodView):
 def change_stage(body, model, version):
     """Move a version to `none` or `archived` (promotion and rollback have their own routes)."""
     return version_service.set_stage(model, version, body["stage"], actor=current_actor(),
-                                     reason=body.get("reason"))
+                                     reason=body.get("reason"), is_admin=is_admin())
 
 
 @blp.route(f"/models/<string:model>/versions/{VERSION}/metrics")

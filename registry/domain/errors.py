@@ -65,6 +65,10 @@ class IncompleteUpload(DomainError):
     """The body ended before its declared length (the client went away)."""
 
 
+class Forbidden(DomainError):
+    """The caller's role does not allow this change (403); `required_role` says which does."""
+
+
 class CriteriaNotMet(InvalidInput):
     """The version does not meet the stage's acceptance criteria; `evaluation` says why."""
 

@@ -6,7 +6,7 @@ import datetime as dt
 from peewee import IntegrityError
 
 from registry.db import write_transaction
-from registry.domain.errors import ModelExists, StageConflict
+from registry.domain.errors import Forbidden, ModelExists, StageConflict
 from registry.models import HELD_STAGES, ModelTag, ModelVersion, RegisteredModel
 from registry.services.events import append_event
 from registry.services.lookup import find_model
@@ -41,6 +41,7 @@ def model_views(models: list[RegisteredModel]) -> list[dict]:
         "latest_version": model.last_version or None,
         "production": version_summary(holders.get((model.id, "production"))),
         "staging": version_summary(holders.get((model.id, "staging"))),
+        "production_requires_admin": model.production_requires_admin,
         "created_at": rfc3339(model.created_at),
         "updated_at": rfc3339(model.updated_at),
     } for model in models]
@@ -89,11 +90,17 @@ def list_models(*, q: str | None = None, tags: dict[str, str] | None = None,
 
 
 def update_model(name: str, *, actor: str, description: str | None = None,
-                 tags: dict | None = None, now: dt.datetime | None = None) -> dict:
-    """Change the description and merge tags (None removes a key); raises ModelNotFound."""
+                 tags: dict | None = None, production_requires_admin: bool | None = None,
+                 is_admin: bool = True, now: dt.datetime | None = None) -> dict:
+    """Change the description, merge tags (None removes a key) and, for an admin, whether
+    production moves need an admin. Raises ModelNotFound, Forbidden."""
+    if production_requires_admin is not None and not is_admin:
+        raise Forbidden("production_requires_admin is changed by an admin", required_role="admin")
     now = now or utcnow()
     with write_transaction():
         model = find_model(name, for_update=True)
+        if production_requires_admin is not None:
+            model.production_requires_admin = production_requires_admin
         if description is not None:
             model.description = description
         model.updated_at = now
@@ -101,7 +108,8 @@ def update_model(name: str, *, actor: str, description: str | None = None,
         patch_tags(ModelTag, model, tags or {})
         view = model_views([model])[0]
         append_event("model.updated", actor=actor, model=name,
-                     data={"description": description, "tags": tags or {}}, now=now)
+                     data={"description": description, "tags": tags or {},
+                           "production_requires_admin": production_requires_admin}, now=now)
     return view
 
 

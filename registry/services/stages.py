@@ -14,7 +14,7 @@ from peewee import fn
 
 from registry.db import fetch_prepared, write_transaction
 from registry.domain import stages as plan
-from registry.domain.errors import CriteriaNotMet, InvalidInput, NotFound
+from registry.domain.errors import CriteriaNotMet, Forbidden, InvalidInput, NotFound
 from registry.models import HELD_STAGES, ModelVersion, RegisteredModel, StageMove, VersionFile
 from registry.services import idempotency
 from registry.services.evaluations import evaluate_row, save_evaluation, stage_holder
@@ -45,6 +45,12 @@ def stage_revision(model: RegisteredModel, stage: str) -> int:
               .where((StageMove.model == model) & (StageMove.stage == stage))
               .order_by(StageMove.id.desc()).first())
     return newest.id if newest else 0
+
+
+def _guard_production(model: RegisteredModel, stage: str, is_admin: bool) -> None:
+    if stage == "production" and model.production_requires_admin and not is_admin:
+        raise Forbidden(f"production moves of '{model.name}' need the admin role "
+                        "(the model's production_requires_admin setting)", required_role="admin")
 
 
 def _check(model: RegisteredModel, stage: str, holder: ModelVersion | None,
@@ -91,7 +97,7 @@ def _production_version(model: RegisteredModel, stage: str, version: int) -> int
 def promote(model_name: str, number: int, *, stage: str = "production", actor: str,
             reason: str | None = None, force: bool = False, dry_run: bool = False,
             precondition: Precondition = Precondition(), idempotency_key: str | None = None,
-            idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S,
+            idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S, is_admin: bool = True,
             now: dt.datetime | None = None) -> tuple[dict, bool]:
     """Move a ready version into staging or production if it meets that stage's criteria.
 
@@ -101,7 +107,8 @@ def promote(model_name: str, number: int, *, stage: str = "production", actor: s
     a reason) overrides failed criteria and is recorded. `dry_run` answers the same without
     writing anything. Returns (answer, replayed). Raises ModelNotFound, VersionNotFound,
     StageConflict (not ready, already there), StaleVersion, CriteriaNotMet (with the
-    evaluation), InvalidInput (force without reason), IdempotencyMismatch.
+    evaluation), InvalidInput (force without reason), IdempotencyMismatch, Forbidden (the
+    model's production needs admin and `is_admin` is false).
     """
     if force and not reason:
         raise InvalidInput("a forced promotion needs a reason", errors={"reason": ["required with force"]})
@@ -112,6 +119,7 @@ def promote(model_name: str, number: int, *, stage: str = "production", actor: s
         model = find_model(model_name, for_update=True)
 
         def move() -> dict:
+            _guard_production(model, stage, is_admin)
             row = find_version(model, number)
             plan.check_promotable(_holding(row), stage)
             holder = stage_holder(model, stage)
@@ -193,7 +201,7 @@ def _precheck_files(model_name: str, stage: str, to_version: int | None,
 def rollback(model_name: str, *, stage: str = "production", actor: str, store: ArtifactStore,
              to_version: int | None = None, reason: str | None = None, dry_run: bool = False,
              precondition: Precondition = Precondition(), idempotency_key: str | None = None,
-             idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S,
+             idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S, is_admin: bool = True,
              now: dt.datetime | None = None) -> tuple[dict, bool]:
     """Return a stage to an earlier holder in one transaction; returns (answer, replayed).
 
@@ -202,7 +210,7 @@ def rollback(model_name: str, *, stage: str = "production", actor: str, store: A
     version rolled back from is archived and marked `rolled_back`. The move, its history row
     (actor, reason) and the event `model.rolled_back` commit together; criteria are not
     re-checked, an incident is no time for a gate. Raises ModelNotFound, VersionNotFound,
-    NoRollbackTarget / Conflict (409, with why), StaleVersion, IdempotencyMismatch.
+    NoRollbackTarget / Conflict (409, with why), StaleVersion, IdempotencyMismatch, Forbidden.
     """
     now = now or utcnow()
     checked = _precheck_files(model_name, stage, to_version, store)
@@ -212,6 +220,7 @@ def rollback(model_name: str, *, stage: str = "production", actor: str, store: A
         model = find_model(model_name, for_update=True)
 
         def move() -> dict:
+            _guard_production(model, stage, is_admin)
             current = stage_holder(model, stage)
             _check(model, stage, current, precondition)
             holders = {row.version: row for row in _earlier_holders(model, stage)}

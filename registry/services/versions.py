@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 
 from registry.db import write_transaction
-from registry.domain.errors import InvalidInput, StageConflict
+from registry.domain.errors import Forbidden, InvalidInput, StageConflict
 from registry.models import (HELD_STAGES, RUN_COLUMNS, Metric, MetricValue, ModelVersion, Param,
                              RegisteredModel, StageMove, VersionTag)
 from registry.services import idempotency
@@ -175,11 +175,12 @@ def update_version(model_name: str, number: int, *, actor: str, description: str
 
 
 def set_stage(model_name: str, number: int, stage: str, *, actor: str, reason: str | None = None,
-              now: dt.datetime | None = None) -> dict:
+              is_admin: bool = True, now: dt.datetime | None = None) -> dict:
     """Move a version to `none` or `archived`, in any status.
 
     When the version held staging or production, the stage is left without a holder and a
-    history row records it. Raises ModelNotFound, VersionNotFound, StageConflict for other stages.
+    history row records it. Raises ModelNotFound, VersionNotFound, StageConflict for other stages,
+    Forbidden when it holds production of a model whose production moves need an admin.
     """
     if stage not in ("none", "archived"):
         raise StageConflict(f"stage '{stage}' is entered through promote or rollback, "
@@ -189,6 +190,9 @@ def set_stage(model_name: str, number: int, stage: str, *, actor: str, reason: s
         model = find_model(model_name, for_update=True)
         row = find_version(model, number, for_update=True)
         previous = row.stage
+        if previous == "production" and model.production_requires_admin and not is_admin:
+            raise Forbidden(f"production moves of '{model.name}' need the admin role",
+                            required_role="admin")
         if previous in HELD_STAGES:
             StageMove.create(model=model, stage=previous, from_version=number, to_version=None,
                              action="archive" if stage == "archived" else "demote", actor=actor,

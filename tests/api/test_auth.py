@@ -172,3 +172,29 @@ def test_webhook_changes_are_audited_without_their_secret(secured):
     actions = [item["action"] for item in items][:3]
     assert actions == ["webhook.deleted", "webhook.secret_rotated", "webhook.created"]
     assert all("whsec_" not in str(item["summary"]) for item in items)
+
+
+def test_a_model_can_require_admin_for_every_production_move(secured):
+    client, issued = secured
+    admin, deployer = bearer(issued["admin"]), bearer(issued["deployer"])
+    client.post("/api/v1/models", json={"name": "guarded"}, headers=admin)
+    for _ in range(2):
+        client.post("/api/v1/models/guarded/versions", json={"source_uri": "s3://b"}, headers=admin)
+    for number in (1, 2):
+        client.post(f"/api/v1/models/guarded/versions/{number}/finalize", headers=admin)
+    refused = client.patch("/api/v1/models/guarded", json={"production_requires_admin": True},
+                           headers=bearer(issued["editor"]))
+    assert refused.status_code == 403
+    assert client.patch("/api/v1/models/guarded", json={"production_requires_admin": True},
+                        headers=admin).json["production_requires_admin"] is True
+    promote = client.post("/api/v1/models/guarded/promote", json={"version": 1}, headers=deployer)
+    assert promote.status_code == 403 and promote.json["required_role"] == "admin"
+    staging = client.post("/api/v1/models/guarded/promote", json={"version": 1, "stage": "staging"},
+                          headers=deployer)
+    assert staging.status_code == 200  # staging is not protected by the setting
+    assert client.post("/api/v1/models/guarded/promote", json={"version": 2},
+                       headers=admin).status_code == 200
+    assert client.post("/api/v1/models/guarded/rollback", json={},
+                       headers=deployer).status_code == 403
+    assert client.post("/api/v1/models/guarded/versions/2/stage", json={"stage": "archived"},
+                       headers=deployer).status_code == 403
