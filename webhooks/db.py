@@ -21,7 +21,9 @@ def rfc3339(value: dt.datetime | None) -> str | None:
     """The one wire format for instants: RFC 3339 in UTC with microseconds and a Z."""
     if value is None:
         return None
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: %Y does not pad years before 1000 to four digits
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds").replace(
+        "+00:00", "Z")
 
 
 class UTCTimestampField(BigIntegerField):

@@ -139,15 +139,16 @@ class Dispatcher:
         self.stopping = threading.Event()
 
     def _send(self, delivery: Delivery) -> None:
-        with database.connection_context():
+        at = self.clock()
+        with database.connection_context():  # never held across the HTTP attempt
             subscription = delivery.subscription
-            at = self.clock()
-            headers = {"content-type": "application/json", "webhook-id": delivery.event_id,
-                       "webhook-timestamp": str(int(at.timestamp())),
-                       "webhook-signature": _signature(subscription, delivery.event_id, at,
-                                                       delivery.body, self.settings),
-                       "user-agent": "Modelyard-Webhooks/1"}
-            outcome = self.sender(subscription.url, delivery.body.encode(), headers, self.settings)
+            signature = _signature(subscription, delivery.event_id, at, delivery.body,
+                                   self.settings)
+        headers = {"content-type": "application/json", "webhook-id": delivery.event_id,
+                   "webhook-timestamp": str(int(at.timestamp())), "webhook-signature": signature,
+                   "user-agent": "Modelyard-Webhooks/1"}
+        outcome = self.sender(subscription.url, delivery.body.encode(), headers, self.settings)
+        with database.connection_context():
             record(delivery, outcome, self.settings, now=self.clock(), rng=self.rng)
 
     def run_once(self) -> int:

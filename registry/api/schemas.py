@@ -1,6 +1,7 @@
 """Marshmallow schemas: what the HTTP edge accepts and answers. Unknown fields are rejected."""
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import marshmallow as ma
@@ -37,6 +38,17 @@ class Scalar(fields.Field):
                                        and abs(value) <= 1e300):
             return value
         raise ma.ValidationError("Must be a string, a finite number or a boolean.")
+
+
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.timezone.utc)
+LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def instant(**kwargs) -> fields.AwareDateTime:
+    """An RFC 3339 instant with an offset, between 1900 and 9999 (so it survives conversion to
+    UTC and to integer microseconds)."""
+    return fields.AwareDateTime(default_timezone=None, validate=validate.Range(
+        EARLIEST, LATEST, error="must be between 1900 and 9999"), **kwargs)
 
 
 def _key() -> fields.String:
@@ -140,8 +152,8 @@ class RunSchema(Strict):
     dataset = fields.Nested(DatasetSchema, allow_none=True)
     code = fields.Nested(CodeSchema, allow_none=True)
     environment = fields.Nested(EnvironmentSchema, allow_none=True)
-    started_at = fields.AwareDateTime(allow_none=True, default_timezone=None)
-    ended_at = fields.AwareDateTime(allow_none=True, default_timezone=None)
+    started_at = instant(allow_none=True)
+    ended_at = instant(allow_none=True)
 
 
 class VersionCreateSchema(Strict):
@@ -231,7 +243,7 @@ class MetricsRecordSchema(Strict):
                           validate=validate.Length(min=1, max=1000))
     source = fields.String(load_default="evaluation",
                            validate=validate.OneOf(("training", "evaluation", "live")))
-    recorded_at = fields.AwareDateTime(allow_none=True, default_timezone=None)
+    recorded_at = instant(allow_none=True)
 
 
 class MetricsRecordedSchema(ma.Schema):

@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 from registry.api.auth import is_admin, require
 from registry.api.context import current_actor, idempotency_key, idempotency_ttl_s
 from registry.api.criteria import EvaluationSchema
-from registry.api.schemas import MAX_INT, TIME, PageArgs, Strict, _text
+from registry.api.schemas import MAX_INT, TIME, PageArgs, Strict, _text, instant
 from registry.services import stages as stage_service
 
 blp = Blueprint("stages", __name__, url_prefix="/api/v1/models/<string:model>",
@@ -78,7 +78,7 @@ class StageHolderSchema(ma.Schema):
 
 class HistoryArgs(PageArgs):
     stage = fields.String(validate=validate.OneOf(HELD))
-    at = fields.AwareDateTime(default_timezone=None, metadata={
+    at = instant(metadata={
         "description": "answer which version held `stage` (default production) at this instant"})
 
 

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from registry.api.context import current_actor
-from registry.api.schemas import TIME, PageArgs, Strict
+from registry.api.schemas import TIME, PageArgs, Strict, instant
 from registry.services import audit as audit_service
 from registry.services import tokens as token_service
 
@@ -39,7 +39,7 @@ class AuditArgs(PageArgs):
     model = fields.String(validate=validate.Length(max=128))
     actor = fields.String(validate=validate.Length(max=256))
     action = fields.String(validate=validate.Length(max=64))
-    since = fields.AwareDateTime(default_timezone=None)
+    since = instant()
 
 
 class AuditRecordSchema(ma.Schema):

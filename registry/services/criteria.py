@@ -74,7 +74,9 @@ def set_criteria(model_name: str, stages: dict, *, actor: str,
         view = criteria_for(model).view(model.name)
         append_event("criteria.updated", actor=actor, model=model.name, now=now,
                      data={"revision": revision, "stages": view["stages"],
-                           "inherited": view["inherited"]})
+                           "inherited": view["inherited"],
+                           "before": {"revision": newest.revision if newest else None,
+                                      "stages": newest.stages if newest else None}})
     return view
 
 

@@ -99,6 +99,8 @@ def update_model(name: str, *, actor: str, description: str | None = None,
     now = now or utcnow()
     with write_transaction():
         model = find_model(name, for_update=True)
+        before = {"description": model.description, "tags": load_tags(ModelTag, [model.id]).get(
+            model.id, {}), "production_requires_admin": model.production_requires_admin}
         if production_requires_admin is not None:
             model.production_requires_admin = production_requires_admin
         if description is not None:
@@ -109,7 +111,8 @@ def update_model(name: str, *, actor: str, description: str | None = None,
         view = model_views([model])[0]
         append_event("model.updated", actor=actor, model=name,
                      data={"description": description, "tags": tags or {},
-                           "production_requires_admin": production_requires_admin}, now=now)
+                           "production_requires_admin": production_requires_admin,
+                           "before": before}, now=now)
     return view
 
 

@@ -163,6 +163,8 @@ def update_version(model_name: str, number: int, *, actor: str, description: str
     with write_transaction():
         model = find_model(model_name, for_update=True)
         row = find_version(model, number, for_update=True)
+        before = {"description": row.description, "tags": load_tags(VersionTag, [row.id]).get(
+            row.id, {})}
         if description is not None:
             row.description = description
         row.updated_at = now
@@ -170,7 +172,8 @@ def update_version(model_name: str, number: int, *, actor: str, description: str
         patch_tags(VersionTag, row, tags or {})
         view = _view(model, row)
         append_event("version.updated", actor=actor, model=model.name, version=number,
-                     data={"description": description, "tags": tags or {}}, now=now)
+                     data={"description": description, "tags": tags or {}, "before": before},
+                     now=now)
     return view
 
 

@@ -198,3 +198,15 @@ def test_a_model_can_require_admin_for_every_production_move(secured):
                        headers=deployer).status_code == 403
     assert client.post("/api/v1/models/guarded/versions/2/stage", json={"stage": "archived"},
                        headers=deployer).status_code == 403
+
+
+def test_audit_records_keep_what_changed_from_what(secured):
+    client, issued = secured
+    admin = bearer(issued["admin"])
+    client.post("/api/v1/models", json={"name": "b", "description": "old",
+                                        "tags": {"team": "risk"}}, headers=admin)
+    client.patch("/api/v1/models/b", json={"description": "new"}, headers=admin)
+    record = client.get("/api/v1/audit?action=model.updated", headers=admin).json["items"][0]
+    assert record["summary"]["before"]["description"] == "old"
+    assert record["summary"]["before"]["tags"] == {"team": "risk"}
+    assert record["summary"]["description"] == "new"

@@ -207,3 +207,19 @@ def test_history_pages_newest_first(three_promoted):
     assert [m["to_version"] for m in page["items"]] == [3, 2]
     rest = client.get(f"/api/v1/models/fraud/history?cursor={page['next_cursor']}").json
     assert [m["to_version"] for m in rest["items"]] == [1] and rest["next_cursor"] is None
+
+
+@pytest.mark.parametrize("at", ["0914-02-17T17:38:44-14:20", "0001-01-01T00:00:00+14:00",
+                                "9999-12-31T23:59:59-14:00"])
+def test_history_at_refuses_instants_it_cannot_represent(client, at):
+    """Found by schemathesis: year 914 came back as "914-..." (not RFC 3339)."""
+    create_model(client)
+    body = assert_problem(client.get("/api/v1/models/fraud/history", query_string={"at": at}),
+                          422)
+    assert "at" in body["errors"]
+
+
+def test_early_instants_are_written_with_four_digit_years():
+    from registry.services.timefmt import rfc3339
+    assert rfc3339(dt.datetime(1914, 2, 18, tzinfo=dt.timezone.utc)) == "1914-02-18T00:00:00.000000Z"
+    assert rfc3339(dt.datetime(914, 2, 18, tzinfo=dt.timezone.utc)) == "0914-02-18T00:00:00.000000Z"
