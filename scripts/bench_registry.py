@@ -15,7 +15,6 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import requests
 
 import benchlib
 
@@ -41,7 +40,7 @@ def register(url: str, total: int, clients: int) -> float:
 
     def worker(index: int) -> None:
         rng = random.Random(index)
-        with requests.Session() as session:
+        with benchlib.session() as session:
             for _ in range(per_client):
                 response = session.post(f"{url}/api/v1/models/bench/versions",
                                         json=_version_body(rng))
@@ -53,9 +52,46 @@ def register(url: str, total: int, clients: int) -> float:
     return per_client * clients / (time.perf_counter() - started)
 
 
+def bulk_seed(database_url: str, data_dir: str, total: int, seed: int = 7) -> None:
+    """Grow model `bench` to `total` versions straight in the database (the same rows the API
+    writes, thousands per statement): registering 100,000 over HTTP would take minutes, and
+    the load is not what this measures."""
+    from registry.config import load_config
+    from registry.db import database, open_database
+    from registry.models import MetricValue, ModelVersion, Param, RegisteredModel, VersionTag
+
+    config = load_config({"server": {"data_dir": data_dir}, "database": {"url": database_url}},
+                         environ={})
+    open_database(config)
+    rng = random.Random(seed)
+    with database.connection_context(), database.atomic():
+        model = RegisteredModel.get(RegisteredModel.name == "bench")
+        start = model.last_version + 1
+        for first in range(start, total + 1, 2000):
+            numbers = range(first, min(first + 2000, total + 1))
+            ModelVersion.insert_many([{"model": model.id, "version": n, "status": "ready",
+                                       "dataset_name": "tx",
+                                       "dataset_digest": f"d{rng.randrange(10)}"}
+                                      for n in numbers]).execute()
+            ids = dict(ModelVersion.select(ModelVersion.version, ModelVersion.id).where(
+                (ModelVersion.model == model) & ModelVersion.version.in_(list(numbers))).tuples())
+            MetricValue.insert_many([{"version": ids[n], "key": key, "value": rng.random(),
+                                      "recorded_at": 0} for n in numbers
+                                     for key in ("accuracy", "auc")]).execute()
+            Param.insert_many([{"version": ids[n], "key": "lr", "value_json": json.dumps(lr),
+                                "value_num": lr, "value_text": None} for n in numbers
+                               for lr in [rng.choice([0.1, 0.05, 0.01, 0.005, 0.001])]]).execute()
+            VersionTag.insert_many([{"version": ids[n], "key": "team",
+                                     "value": rng.choice(["risk", "growth", "ops"])}
+                                    for n in numbers]).execute()
+        model.last_version = total
+        model.save()
+    database.obj.close_all() if hasattr(database.obj, "close_all") else database.close()
+
+
 def search_latencies(url: str, rounds: int) -> dict:
     timings = []
-    with requests.Session() as session:
+    with benchlib.session() as session:
         for index in range(rounds):
             query = SEARCHES[index % len(SEARCHES)]
             started = time.perf_counter()
@@ -67,7 +103,7 @@ def search_latencies(url: str, rounds: int) -> dict:
 
 def run_backend(name: str, args) -> dict:
     with benchlib.backend_server(name, args.pg_url) as (_process, url, _dir, _db):
-        requests.post(f"{url}/api/v1/models", json={"name": "bench"}).raise_for_status()
+        benchlib.session().post(f"{url}/api/v1/models", json={"name": "bench"}).raise_for_status()
         rate = register(url, args.versions, args.clients)
         if name == "postgres":
             benchlib.analyze(args.pg_url)

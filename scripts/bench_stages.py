@@ -15,13 +15,12 @@ import json
 import tempfile
 import time
 
-import requests
 
 import benchlib
 
 
 def _seed(url: str, model: str, versions: int) -> None:
-    session = requests.Session()
+    session = benchlib.session()
     session.post(f"{url}/api/v1/models", json={"name": model}).raise_for_status()
     for number in range(1, versions + 1):
         session.post(f"{url}/api/v1/models/{model}/versions", json={
@@ -34,7 +33,7 @@ def _seed(url: str, model: str, versions: int) -> None:
 def move_latencies(url: str, moves: int) -> dict:
     """Promote a new version, then roll it back, `moves` times, one client, timing each call."""
     _seed(url, "moves", moves + 1)
-    session = requests.Session()
+    session = benchlib.session()
     base = f"{url}/api/v1/models/moves"
     session.post(f"{base}/promote", json={"version": 1}).raise_for_status()
     promotes, rollbacks = [], []
@@ -52,12 +51,12 @@ def move_latencies(url: str, moves: int) -> dict:
 def run_backend(name: str, args) -> dict:
     with benchlib.backend_server(name, args.pg_url) as (process, url, _dir, _db):
         _seed(url, "hot", 2)
-        requests.post(f"{url}/api/v1/models/hot/promote", json={"version": 1}).raise_for_status()
+        benchlib.session().post(f"{url}/api/v1/models/hot/promote", json={"version": 1}).raise_for_status()
         moves = move_latencies(url, args.moves)
         if name == "postgres":
             benchlib.analyze(args.pg_url)
         production = f"{url}/api/v1/models/hot/production"
-        etag = requests.get(production).headers["ETag"]
+        etag = benchlib.session().get(production).headers["ETag"]
         lookup = benchlib.wrk(production, seconds=args.seconds, server_pid=process.pid,
                               runs=args.runs)
         revalidate = benchlib.wrk(production, seconds=args.seconds, server_pid=process.pid,

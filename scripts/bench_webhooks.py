@@ -19,7 +19,6 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import requests
 
 import benchlib
 
@@ -54,7 +53,7 @@ def run_backend(name: str, args) -> dict:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   start_new_session=True)
         try:
-            session = requests.Session()
+            session = benchlib.session()
             session.post(f"{url}/api/v1/webhooks", json={
                 "url": f"http://127.0.0.1:{receiver.server_address[1]}/hook",
                 "events": ["model.updated"]}).raise_for_status()

@@ -24,6 +24,16 @@ import requests
 GTHREADS = int(os.environ.get("BENCH_GTHREADS", "4"))  # per worker; see docs/benchmarks.md
 DEFAULT_PG_URL = os.environ.get("MODELYARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Servers run with auth on, as deployed: this admin token is seeded through the environment.
+TOKEN = "bench-admin-token-" + "0" * 32
+AUTH_HEADER = f"Authorization: Bearer {TOKEN}"
+
+
+def session() -> requests.Session:
+    """An HTTP session that sends the benchmark's admin token."""
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {TOKEN}"
+    return http
 
 
 def free_port() -> int:
@@ -96,7 +106,7 @@ def server(data_dir: str, database_url: str = "", app: str = "registry.wsgi:app"
     """A gunicorn server on loopback; yields (process, base URL)."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "MODELYARD_SERVER_DATA_DIR": data_dir,
-           "MODELYARD_CONFIG": ""}
+           "MODELYARD_CONFIG": "", "MODELYARD_ADMIN_TOKEN": TOKEN}
     if app.startswith("registry"):
         subprocess.run([sys.executable, "-m", "registry", "db", "upgrade"], env=env, check=True,
                        capture_output=True)
@@ -140,7 +150,7 @@ def _ms(text: str) -> float:
 
 def _wrk_once(url: str, connections: int, seconds: int, server_pid: int | None,
               headers: tuple[str, ...]) -> dict:
-    header_args = [arg for header in headers for arg in ("-H", header)]
+    header_args = [arg for header in (AUTH_HEADER, *headers) for arg in ("-H", header)]
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = worker_cpu_s(server_pid) if server_pid else []
     output = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
