@@ -66,14 +66,6 @@ def _authenticate():
     return None
 
 
-def require(role: str, why: str):
-    """Inside a route: a 403 problem unless the caller has `role`, else None."""
-    if tokens.role_at_least(g.get("role", "viewer"), role):
-        return None
-    return problem(403, "Forbidden", f"{why} needs the {role} role; your token has "
-                   f"{g.get('role')}.", slug="forbidden", required_role=role)
-
-
 def is_admin() -> bool:
     return g.get("role") == "admin"
 

@@ -107,9 +107,11 @@ def promote(model_name: str, number: int, *, stage: str = "production", actor: s
     a reason) overrides failed criteria and is recorded. `dry_run` answers the same without
     writing anything. Returns (answer, replayed). Raises ModelNotFound, VersionNotFound,
     StageConflict (not ready, already there), StaleVersion, CriteriaNotMet (with the
-    evaluation), InvalidInput (force without reason), IdempotencyMismatch, Forbidden (the
-    model's production needs admin and `is_admin` is false).
+    evaluation), InvalidInput (force without reason), IdempotencyMismatch, Forbidden (`force`,
+    or a model whose production needs admin, without `is_admin`).
     """
+    if force and not is_admin:
+        raise Forbidden("a forced promotion needs the admin role", required_role="admin")
     if force and not reason:
         raise InvalidInput("a forced promotion needs a reason", errors={"reason": ["required with force"]})
     now = now or utcnow()
