@@ -10,7 +10,6 @@ from webhooks.models import TABLES as WEBHOOK_TABLES
 STAGES = ("none", "staging", "production", "archived")
 HELD_STAGES = ("staging", "production")  # at most one holder per model
 STATUSES = ("pending", "ready")
-METRIC_SOURCES = ("training", "evaluation", "live")
 
 
 class RegisteredModel(BaseModel):

@@ -5,9 +5,6 @@ from peewee import BooleanField, CharField, ForeignKeyField, IntegerField, TextF
 
 from webhooks.db import BaseModel, JSONTextField, UTCTimestampField, utcnow
 
-DELIVERY_STATUSES = ("pending", "delivering", "delivered", "failed")
-
-
 class WebhookSubscription(BaseModel):
     url = TextField()
     events = JSONTextField()  # event types, or ["*"]

@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 from registry.api.context import current_actor
 from registry.api.schemas import TIME, PageArgs, Strict, _text
 from registry.domain.names import MODEL_NAME
-from registry.services.audited import run_audited
+from registry.services import subscriptions as admin
 from webhooks import deliveries, subscriptions
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Webhooks")
@@ -111,8 +111,7 @@ class Webhooks(MethodView):
     @blp.response(201, SubscriptionWithSecretSchema)
     def post(self, body):
         """Subscribe a URL to event types (or `*`), optionally for some models only."""
-        return run_audited("webhook.created", lambda: subscriptions.create(
-            body, settings=_settings()), actor=current_actor(), target={})
+        return admin.create_subscription(body, actor=current_actor(), settings=_settings())
 
 
 @blp.route(WEBHOOK)
@@ -126,31 +125,27 @@ class Webhook(MethodView):
     @blp.response(200, SubscriptionSchema)
     def patch(self, body, webhook_id):
         """Change it; `active: true` re-enables a disabled subscription."""
-        return run_audited("webhook.updated", lambda: subscriptions.update(
-            webhook_id, body, settings=_settings()), actor=current_actor(),
-            target={"webhook_id": webhook_id})
+        return admin.update_subscription(webhook_id, body, actor=current_actor(),
+                                         settings=_settings())
 
     @blp.response(204)
     def delete(self, webhook_id):
         """Remove it with its undelivered deliveries."""
-        run_audited("webhook.deleted", lambda: subscriptions.delete(webhook_id),
-                    actor=current_actor(), target={"webhook_id": webhook_id})
+        admin.delete_subscription(webhook_id, actor=current_actor())
 
 
 @blp.route(f"{WEBHOOK}/rotate-secret", methods=["POST"])
 @blp.response(200, SubscriptionWithSecretSchema)
 def rotate_secret(webhook_id):
     """A new secret, shown once; the old one also signs for `webhook.secret_overlap_s`."""
-    return run_audited("webhook.secret_rotated", lambda: subscriptions.rotate_secret(
-        webhook_id, settings=_settings()), actor=current_actor(), target={"webhook_id": webhook_id})
+    return admin.rotate_secret(webhook_id, actor=current_actor(), settings=_settings())
 
 
 @blp.route(f"{WEBHOOK}/test", methods=["POST"])
 @blp.response(202, TestQueuedSchema)
 def send_test(webhook_id):
     """Queue a `webhook.test` delivery to this subscription."""
-    return run_audited("webhook.tested", lambda: subscriptions.send_test(webhook_id),
-                       actor=current_actor(), target={"webhook_id": webhook_id})
+    return admin.send_test(webhook_id, actor=current_actor())
 
 
 @blp.route(f"{WEBHOOK}/deliveries", methods=["GET"])
@@ -165,5 +160,4 @@ def list_deliveries(args, webhook_id):
 @blp.response(202, DeliverySchema)
 def redeliver(delivery_id):
     """Send a delivery again (same webhook-id and body)."""
-    return run_audited("delivery.redelivered", lambda: deliveries.redeliver(delivery_id),
-                       actor=current_actor(), target={"delivery_id": delivery_id})
+    return admin.redeliver(delivery_id, actor=current_actor())

@@ -5,7 +5,7 @@ import datetime as dt
 import hashlib
 import json
 
-from registry.models import AuditRecord, Counter
+from registry.models import AuditRecord, Counter, Event
 from registry.services.context import request_facts
 from registry.services.pages import Page, newest_first
 from registry.services.timefmt import rfc3339

@@ -18,9 +18,6 @@ from registry.services.lookup import find_model, find_version
 from registry.services.pages import Page, newest_first
 from registry.services.timefmt import rfc3339, utcnow
 
-TRIGGERS = ("finalize", "manual", "promote", "scheduled")
-
-
 def _newest_live(row: ModelVersion) -> dict[str, tuple[float, dt.datetime]]:
     newest = (Metric.select(Metric.key, fn.MAX(Metric.recorded_at).alias("at"))
               .where((Metric.version == row) & (Metric.source == "live"))
