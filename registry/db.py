@@ -35,8 +35,10 @@ def _sqlite(path: str, config: dict) -> SqliteDatabase:
         max_connections=config["database"]["pool_size"],
         stale_timeout=config["database"]["pool_stale_timeout_s"],
         timeout=30,  # wait for a free connection rather than fail
-        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal",
-                 "busy_timeout": busy_ms},
+        # busy_timeout first: switching to WAL must wait for a racing writer too (the pool
+        # takes the `timeout` argument, so sqlite3's own connect timeout stays at 5 s)
+        pragmas={"busy_timeout": busy_ms, "journal_mode": "wal", "foreign_keys": 1,
+                 "synchronous": "normal"},
         lock_type="IMMEDIATE",  # writers take the lock at BEGIN, so no deadlock on upgrade
         check_same_thread=False,
         returning_clause=True,  # one round trip to allocate a number (SQLite >= 3.35)
