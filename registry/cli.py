@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 
 import click
 
@@ -40,26 +41,20 @@ def serve(host: str | None, port: int | None, data_dir: str | None) -> None:
 
 @main.command()
 def worker() -> None:
-    """Run the background worker: the webhook dispatcher (several may run on one database)."""
-    import signal
-
+    """Run the background worker: scheduled jobs and the webhook dispatcher (several workers
+    may share one database; each fire and each delivery is handled once)."""
     from registry.app import webhook_settings
-    from registry.db import database, open_database
-    from registry.migrate import upgrade
+    from registry.services import criteria
+    from registry.worker import run_worker
     from webhooks.dispatcher import Dispatcher
 
     config = _config()
-    open_database(config)
-    if config["server"]["auto_migrate"]:
-        with database.connection_context():
-            upgrade()
-    dispatcher = Dispatcher(webhook_settings(config))
-    signal.signal(signal.SIGTERM, lambda *_: dispatcher.stop())
-    click.echo("modelyard worker: dispatching webhooks", err=True)
-    try:
-        dispatcher.run_forever()
-    except KeyboardInterrupt:
-        pass
+    store = _open_registry(config)
+    criteria.use_defaults(config["criteria"])
+    jobs = [job for job in ("reevaluate", "report", "artifacts_gc") if config["schedule"][job]]
+    click.echo(f"modelyard worker: dispatching webhooks; scheduled jobs: {', '.join(jobs) or 'none'}",
+               err=True)
+    run_worker(config, store, Dispatcher(webhook_settings(config)))
 
 
 @main.group()
@@ -145,13 +140,14 @@ def audit_verify() -> None:
     click.echo("audit trail intact")
 
 
-def _open_database() -> None:
+def _open_database(config: dict | None = None) -> None:
+    """Bind the database, connect this thread, and upgrade the schema when configured."""
     from registry.db import database, open_database
     from registry.migrate import upgrade
 
-    config = _config()
+    config = config or _config()
     open_database(config)
-    database.connect()
+    database.connect(reuse_if_open=True)
     if config["server"]["auto_migrate"]:
         upgrade()
 
@@ -172,13 +168,12 @@ def artifacts() -> None:
     """Artifact store integrity and clean-up."""
 
 
-def _open_registry():
-    from registry.db import database, open_database
+def _open_registry(config: dict | None = None):
+    """Bind the database (see _open_database) and open the artifact store."""
     from registry.storage import open_store
 
-    config = _config()
-    open_database(config)
-    database.connect()
+    config = config or _config()
+    _open_database(config)
     return open_store(config)
 
 
@@ -221,3 +216,43 @@ def artifacts_gc(grace_hours: float, dry_run: bool) -> None:
     store = _open_registry()
     removed = collect_garbage(store=store, grace=dt.timedelta(hours=grace_hours), dry_run=dry_run)
     click.echo(f"{'would remove' if dry_run else 'removed'} {len(removed)} blob(s)")
+
+
+@main.group()
+def reports() -> None:
+    """Manager reports: what runs in production and whether it still meets its criteria."""
+
+
+@reports.command("run")
+@click.option("--model", "models", multiple=True, help="Only this model (repeatable); "
+              "default every model.")
+@click.option("--days", type=click.IntRange(1, 366), help="Days the report covers "
+              "(config schedule.report_period_days).")
+@click.option("--html", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the HTML page to this file.")
+def reports_run(models: tuple[str, ...], days: int | None, html: str | None) -> None:
+    """Generate a report now, store it and announce it (event report.generated)."""
+    from registry.domain.errors import DomainError
+    from registry.report_formats import report_html
+    from registry.services import criteria
+    from registry.services.reports import generate_report, report_link
+
+    config = _config()
+    _open_registry(config)
+    criteria.use_defaults(config["criteria"])
+    schedule = config["schedule"]
+    try:
+        report = generate_report(actor="cli", trigger="manual", models=list(models) or None,
+                                 period_days=days or schedule["report_period_days"],
+                                 trend_points=schedule["report_trend_points"],
+                                 public_url=config["server"]["public_url"])
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    if html:
+        Path(html).write_text(report_html(report), encoding="utf-8")
+    summary = report["summary"]
+    click.echo(f"report {report['id']}: {summary['models']} model(s), {summary['passing']} passing, "
+               f"{summary['degraded']} degraded, {summary['failing']} failing, "
+               f"{summary['no_production']} without production; {summary['promotions']} "
+               f"promotion(s), {summary['rollbacks']} rollback(s)")
+    click.echo(report_link(config["server"]["public_url"], report["id"]))

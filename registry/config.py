@@ -19,6 +19,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from registry.domain.criteria import validate_rules
+from registry.cron import CronError, parse_cron, time_zone
 from registry.domain.errors import InvalidInput
 
 DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "config" / "defaults.toml"
@@ -41,6 +42,8 @@ class ServerSchema(ma.Schema):
     data_dir = fields.String(required=True, validate=validate.Length(min=1))
     threads = _int(1, 256)
     auto_migrate = fields.Boolean(required=True)
+    public_url = fields.String(required=True, validate=validate.Regexp(
+        r"^(https?://[^/\s]+(/[^\s]*)?)?$", error="must be empty or an http(s) URL"))
 
 
 class DatabaseSchema(ma.Schema):
@@ -145,6 +148,38 @@ class CriteriaSchema(ma.Schema):
     production = RulesField(required=True)
 
 
+class CronField(fields.String):
+    """A cron expression (or empty: never), checked here so a bad one stops start-up."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs).strip()
+        if value:
+            try:
+                parse_cron(value)
+            except CronError as exc:
+                raise ma.ValidationError(str(exc)) from None
+        return value
+
+
+def _time_zone(value: str) -> None:
+    try:
+        time_zone(value)
+    except CronError as exc:
+        raise ma.ValidationError(str(exc)) from None
+
+
+class ScheduleSchema(ma.Schema):
+    timezone = fields.String(required=True, validate=_time_zone)
+    reevaluate = CronField(required=True)
+    report = CronField(required=True)
+    artifacts_gc = CronField(required=True)
+    artifacts_gc_grace_s = _int(0, 365 * 86400)
+    report_period_days = _int(1, 366)
+    report_trend_points = _int(2, 500)
+    misfire_grace_s = _int(1, 86400)
+    run_in_serve = fields.Boolean(required=True)
+
+
 class AuthSchema(ma.Schema):
     enabled = fields.Boolean(required=True)
     admin_token = fields.String(required=True, validate=validate.Length(max=512))
@@ -162,6 +197,7 @@ SECTIONS: dict[str, type[ma.Schema]] = {
     "storage": StorageSchema,
     "criteria": CriteriaSchema,
     "webhook": WebhookSchema,
+    "schedule": ScheduleSchema,
     "auth": AuthSchema,
 }
 

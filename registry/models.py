@@ -17,6 +17,7 @@ class RegisteredModel(BaseModel):
     description = TextField(default="")
     last_version = IntegerField(default=0)  # version counter: numbers are never reused
     production_requires_admin = BooleanField(default=False)
+    on_degraded = CharField(max_length=16, default="notify")  # notify | rollback
     created_at = UTCTimestampField(default=utcnow)
     updated_at = UTCTimestampField(default=utcnow)
 
@@ -242,5 +243,34 @@ class AuditRecord(BaseModel):
         indexes = ((("model", "seq"), False), (("actor", "seq"), False), (("action", "seq"), False))
 
 
+class JobRun(BaseModel):
+    """One fire of a scheduled job. Inserting the row claims the fire: the unique index lets
+    exactly one of several workers have it, so each fire runs once."""
+    job = CharField(max_length=64)
+    scheduled_for = UTCTimestampField()
+    worker = CharField(max_length=128)
+    started_at = UTCTimestampField()
+    finished_at = UTCTimestampField(null=True)
+    outcome = CharField(max_length=16)  # running | succeeded | failed
+    error = TextField(null=True)
+    summary = JSONTextField(default=dict)
+
+    class Meta:
+        indexes = ((("job", "scheduled_for"), True),)
+
+
+class Report(BaseModel):
+    """A generated manager report; its body is the JSON form, the other forms render from it."""
+    created_at = UTCTimestampField(default=utcnow, index=True)
+    period_start = UTCTimestampField()
+    period_end = UTCTimestampField()
+    trigger = CharField(max_length=16)  # manual | scheduled
+    actor = CharField(max_length=256)
+    models = JSONTextField(null=True)  # the names asked for; null: every model
+    summary = JSONTextField()
+    body = JSONTextField()
+
+
 TABLES = [*WEBHOOK_TABLES, RegisteredModel, ModelTag, ModelVersion, VersionTag, Param, VersionFile, Metric, MetricValue,
-          StageMove, CriteriaRevision, Evaluation, Counter, Event, IdempotencyKey, ApiToken, AuditRecord]
+          StageMove, CriteriaRevision, Evaluation, Counter, Event, IdempotencyKey, ApiToken, AuditRecord,
+          JobRun, Report]

@@ -8,6 +8,7 @@ from gunicorn.app.base import BaseApplication
 from registry.app import create_app
 from registry.db import database, open_database
 from registry.migrate import upgrade
+from registry.worker import start_in_background
 from webhooks.dispatcher import Dispatcher
 
 
@@ -28,6 +29,8 @@ class _Server(BaseApplication):
         app = create_app(config=self.modelyard_config)
         if self.modelyard_config["webhook"]["dispatch_in_serve"]:  # single node: one worker
             Dispatcher(app.extensions["modelyard_webhooks"]).start()
+        if self.modelyard_config["schedule"]["run_in_serve"]:
+            start_in_background(self.modelyard_config, app.extensions["modelyard_store"])
         gc.collect()
         gc.freeze()  # as in registry.wsgi: long-lived objects stay out of full collections
         return app

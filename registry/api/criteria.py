@@ -50,6 +50,9 @@ class RuleResultSchema(ma.Schema):
     expected = fields.Raw(allow_none=True)
     passed = fields.Boolean()
     message = fields.String()
+    margin = fields.Float(allow_none=True, metadata={
+        "description": "how far inside the bound the value is (negative: outside); null for "
+                       "metadata rules and missing values"})
 
 
 class EvaluationSchema(ma.Schema):

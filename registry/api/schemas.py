@@ -12,6 +12,7 @@ from registry.domain.names import KEY_NAME, MODEL_NAME
 MAX_INT = 2**31 - 1
 STAGES = ("none", "staging", "production", "archived")
 TIME = {"format": "date-time"}
+ON_DEGRADED = ("notify", "rollback")
 
 
 class StrictNumber(fields.Float):
@@ -85,6 +86,10 @@ class ModelPatchSchema(Strict):
     tags = _tags(allow_none=True)
     production_requires_admin = fields.Boolean(metadata={
         "description": "every production move of this model needs the admin role (admin only)"})
+    on_degraded = fields.String(validate=validate.OneOf(ON_DEGRADED), metadata={
+        "description": "when a scheduled re-evaluation finds the production version failing: "
+                       "`notify` (event production.degraded) or `rollback` (also roll back "
+                       "automatically); admin only"})
 
 
 class VersionSummarySchema(ma.Schema):
@@ -103,6 +108,7 @@ class ModelSchema(ma.Schema):
     production = fields.Nested(VersionSummarySchema, allow_none=True)
     staging = fields.Nested(VersionSummarySchema, allow_none=True)
     production_requires_admin = fields.Boolean()
+    on_degraded = fields.String()
     created_at = fields.String(metadata=TIME)
     updated_at = fields.String(metadata=TIME)
 

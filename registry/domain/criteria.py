@@ -60,6 +60,7 @@ class RuleResult:
     expected: Any
     passed: bool
     message: str
+    margin: float | None = None  # how far inside the bound (negative: outside); numeric rules
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,12 @@ def _age(seconds: float) -> str:
     return f"{seconds:.3g} seconds"
 
 
+def _threshold_margin(op: str, value: float, threshold: float) -> float:
+    if op == "==":
+        return -abs(value - threshold)
+    return value - threshold if op in (">=", ">") else threshold - value
+
+
 def _threshold(rule: dict, subject: Subject, now: dt.datetime) -> RuleResult:
     metric, op, threshold = rule["metric"], rule["op"], rule["threshold"]
     compare, phrase = OPERATORS[op]
@@ -210,17 +217,20 @@ def _threshold(rule: dict, subject: Subject, now: dt.datetime) -> RuleResult:
     if value is None:
         return RuleResult(rule, None, expected, False, f"Version {subject.version} has no "
                           f"{label} value, so it cannot show {metric} is {phrase} {_num(threshold)}.")
+    margin = _threshold_margin(op, value, threshold)
     if live and "max_age_s" in rule:
         age = (now - recorded_at).total_seconds()
         if age > rule["max_age_s"]:
             return RuleResult(rule, value, expected, False, f"The newest {label} value is "
-                              f"{_age(age)} old; it must be at most {_age(rule['max_age_s'])} old.")
+                              f"{_age(age)} old; it must be at most {_age(rule['max_age_s'])} old.",
+                              margin)
     ok = compare(value, threshold) or (op in (">=", "<=", "==") and math.isclose(
         value, threshold, rel_tol=TOLERANCE, abs_tol=TOLERANCE))
     verdict = f"{phrase} {_num(threshold)} as required" if ok else \
         f"it must be {phrase} {_num(threshold)}"
     return RuleResult(rule, value, expected, ok,
-                      f"{label.capitalize()} is {_num(value)}{', ' if ok else ' but '}{verdict}.")
+                      f"{label.capitalize()} is {_num(value)}{', ' if ok else ' but '}{verdict}.",
+                      margin)
 
 
 def _regression(rule: dict, value: float, base: float) -> float:
@@ -251,7 +261,8 @@ def _compare(rule: dict, subject: Subject, baseline: Subject | None) -> RuleResu
             f"production version {baseline.version} has no {metric} value"
         return RuleResult(rule, value, None, True, f"Nothing to compare {metric} with: {why}.")
     base = baseline.metrics[metric]
-    expected = f"{'>=' if rule['higher_is_better'] else '<='} {_num(_bound(rule, base))}"
+    bound = _bound(rule, base)
+    expected = f"{'>=' if rule['higher_is_better'] else '<='} {_num(bound)}"
     if value is None:
         return RuleResult(rule, None, expected, False, f"Version {subject.version} has no {metric} "
                           f"value to compare with production version {baseline.version}'s "
@@ -267,7 +278,8 @@ def _compare(rule: dict, subject: Subject, baseline: Subject | None) -> RuleResu
         tail = f"a regression of {_amount(rule, regression)}, " + \
             (f"within the allowed {_amount(rule, allowed)}" if ok else
              f"more than the allowed {_amount(rule, allowed)}")
-    return RuleResult(rule, value, expected, ok, f"{head}: {tail}.")
+    margin = value - bound if rule["higher_is_better"] else bound - value
+    return RuleResult(rule, value, expected, ok, f"{head}: {tail}.", margin)
 
 
 def _present(value: Any) -> bool:

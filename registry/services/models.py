@@ -42,6 +42,7 @@ def model_views(models: list[RegisteredModel]) -> list[dict]:
         "production": version_summary(holders.get((model.id, "production"))),
         "staging": version_summary(holders.get((model.id, "staging"))),
         "production_requires_admin": model.production_requires_admin,
+        "on_degraded": model.on_degraded,
         "created_at": rfc3339(model.created_at),
         "updated_at": rfc3339(model.updated_at),
     } for model in models]
@@ -91,18 +92,26 @@ def list_models(*, q: str | None = None, tags: dict[str, str] | None = None,
 
 def update_model(name: str, *, actor: str, description: str | None = None,
                  tags: dict | None = None, production_requires_admin: bool | None = None,
-                 is_admin: bool = True, now: dt.datetime | None = None) -> dict:
-    """Change the description, merge tags (None removes a key) and, for an admin, whether
-    production moves need an admin. Raises ModelNotFound, Forbidden."""
-    if production_requires_admin is not None and not is_admin:
-        raise Forbidden("production_requires_admin is changed by an admin", required_role="admin")
+                 on_degraded: str | None = None, is_admin: bool = True,
+                 now: dt.datetime | None = None) -> dict:
+    """Change the description, merge tags (None removes a key) and, for an admin, the settings
+    that decide who or what moves production: whether production moves need an admin, and
+    whether the scheduler rolls back a degraded production version (`on_degraded`). Raises
+    ModelNotFound, Forbidden."""
+    for name_, value in (("production_requires_admin", production_requires_admin),
+                         ("on_degraded", on_degraded)):
+        if value is not None and not is_admin:
+            raise Forbidden(f"{name_} is changed by an admin", required_role="admin")
     now = now or utcnow()
     with write_transaction():
         model = find_model(name, for_update=True)
         before = {"description": model.description, "tags": load_tags(ModelTag, [model.id]).get(
-            model.id, {}), "production_requires_admin": model.production_requires_admin}
+            model.id, {}), "production_requires_admin": model.production_requires_admin,
+            "on_degraded": model.on_degraded}
         if production_requires_admin is not None:
             model.production_requires_admin = production_requires_admin
+        if on_degraded is not None:
+            model.on_degraded = on_degraded
         if description is not None:
             model.description = description
         model.updated_at = now
@@ -112,7 +121,7 @@ def update_model(name: str, *, actor: str, description: str | None = None,
         append_event("model.updated", actor=actor, model=name,
                      data={"description": description, "tags": tags or {},
                            "production_requires_admin": production_requires_admin,
-                           "before": before}, now=now)
+                           "on_degraded": on_degraded, "before": before}, now=now)
     return view
 
 

@@ -204,6 +204,7 @@ def rollback(model_name: str, *, stage: str = "production", actor: str, store: A
              to_version: int | None = None, reason: str | None = None, dry_run: bool = False,
              precondition: Precondition = Precondition(), idempotency_key: str | None = None,
              idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S, is_admin: bool = True,
+             evaluation_id: int | None = None,
              now: dt.datetime | None = None) -> tuple[dict, bool]:
     """Return a stage to an earlier holder in one transaction; returns (answer, replayed).
 
@@ -211,7 +212,8 @@ def rollback(model_name: str, *, stage: str = "production", actor: str, store: A
     is ready, never rolled back from, and whose files pass the quick integrity check. The
     version rolled back from is archived and marked `rolled_back`. The move, its history row
     (actor, reason) and the event `model.rolled_back` commit together; criteria are not
-    re-checked, an incident is no time for a gate. Raises ModelNotFound, VersionNotFound,
+    re-checked, an incident is no time for a gate; `evaluation_id` names the failed evaluation
+    that prompted an automatic rollback in the history row. Raises ModelNotFound, VersionNotFound,
     NoRollbackTarget / Conflict (409, with why), StaleVersion, IdempotencyMismatch, Forbidden.
     """
     now = now or utcnow()
@@ -243,7 +245,7 @@ def rollback(model_name: str, *, stage: str = "production", actor: str, store: A
             if dry_run:
                 return {**answer, "event_seq": None, "dry_run": True}
             _enter(model, explicit or holders[target.version], stage, current, action="rollback",
-                   actor=actor, reason=reason, now=now)
+                   actor=actor, reason=reason, now=now, evaluation_id=evaluation_id)
             event = append_event("model.rolled_back", actor=actor, model=model.name,
                                  version=target.version, now=now,
                                  data={"stage": stage, "version": target.version,

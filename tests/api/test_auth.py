@@ -11,7 +11,8 @@ from registry.services import tokens as token_service
 ADMIN_SEED = "seeded-admin-token-0123456789abcdefghij"
 ROLES = ("viewer", "editor", "deployer", "admin")
 SAMPLE = {"model": "m", "version": "1", "stage": "production", "path": "a.bin",
-          "webhook_id": "1", "delivery_id": "1", "token_id": "999"}
+          "webhook_id": "1", "delivery_id": "1", "token_id": "999", "report_id": "1",
+          "job": "reevaluate"}
 
 
 def bearer(token):
@@ -182,9 +183,10 @@ def test_a_model_can_require_admin_for_every_production_move(secured):
         client.post("/api/v1/models/guarded/versions", json={"source_uri": "s3://b"}, headers=admin)
     for number in (1, 2):
         client.post(f"/api/v1/models/guarded/versions/{number}/finalize", headers=admin)
-    refused = client.patch("/api/v1/models/guarded", json={"production_requires_admin": True},
-                           headers=bearer(issued["editor"]))
-    assert refused.status_code == 403
+    for setting in ({"production_requires_admin": True}, {"on_degraded": "rollback"}):
+        refused = client.patch("/api/v1/models/guarded", json=setting, headers=deployer)
+        assert refused.status_code == 403 and refused.json["required_role"] == "admin"
+    assert client.get("/api/v1/models/guarded", headers=admin).json["on_degraded"] == "notify"
     assert client.patch("/api/v1/models/guarded", json={"production_requires_admin": True},
                         headers=admin).json["production_requires_admin"] is True
     promote = client.post("/api/v1/models/guarded/promote", json={"version": 1}, headers=deployer)

@@ -1,0 +1,101 @@
+"""Background work: the scheduled jobs (APScheduler 3) and the webhook dispatcher.
+
+`modelyard worker` runs both; `modelyard serve` may run them in its one process (the single-node
+default). Any number of workers may share a database: each fire is claimed once
+(registry/services/jobs.py) and each delivery once (webhooks/dispatcher.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+from typing import Callable
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from registry.db import database
+from registry.cron import parse_cron, time_zone
+from registry.services import jobs, reevaluation, reports
+from registry.services.artifacts import collect_garbage
+from registry.storage import ArtifactStore
+
+log = logging.getLogger(__name__)
+SCHEDULER = reevaluation.SCHEDULER
+
+
+def _reevaluate(config: dict, store: ArtifactStore) -> dict:
+    return reevaluation.reevaluate_all(store=store)
+
+
+def _report(config: dict, store: ArtifactStore) -> dict:
+    schedule = config["schedule"]
+    report = reports.generate_report(actor=SCHEDULER, trigger="scheduled",
+                                     period_days=schedule["report_period_days"],
+                                     trend_points=schedule["report_trend_points"],
+                                     public_url=config["server"]["public_url"])
+    return {"report_id": report["id"], "summary": report["summary"]}
+
+
+def _artifacts_gc(config: dict, store: ArtifactStore) -> dict:
+    grace = dt.timedelta(seconds=config["schedule"]["artifacts_gc_grace_s"])
+    return {"removed": len(collect_garbage(store=store, grace=grace))}
+
+
+WORK: dict[str, Callable[[dict, ArtifactStore], dict]] = {
+    "reevaluate": _reevaluate, "report": _report, "artifacts_gc": _artifacts_gc}
+
+
+def fire(job: str, config: dict, store: ArtifactStore) -> None:
+    """What the scheduler calls at each fire of `job`: claim that fire, run it if ours."""
+    schedule = config["schedule"]
+    with database.connection_context():
+        scheduled_for = jobs.due_fire(schedule[job], schedule["timezone"],
+                                      grace_s=schedule["misfire_grace_s"])
+        if scheduled_for is None:
+            log.warning("job %s started more than %s s after its fire; skipped", job,
+                        schedule["misfire_grace_s"])
+            return
+        jobs.run_fire(job, scheduled_for, lambda: WORK[job](config, store),
+                      worker=jobs.worker_name())
+
+
+def build_scheduler(config: dict, store: ArtifactStore, *,
+                    scheduler_class: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
+    """A scheduler with one job per non-empty cron expression of the `schedule` section."""
+    schedule = config["schedule"]
+    scheduler = scheduler_class(
+        timezone=time_zone(schedule["timezone"]),
+        executors={"default": ThreadPoolExecutor(len(WORK))},
+        job_defaults={"coalesce": True, "max_instances": 1,
+                      "misfire_grace_time": schedule["misfire_grace_s"]})
+    for job in WORK:
+        if schedule[job]:
+            scheduler.add_job(fire, parse_cron(schedule[job], schedule["timezone"]), id=job,
+                              name=job, args=(job, config, store))
+    return scheduler
+
+
+def start_in_background(config: dict, store: ArtifactStore) -> BaseScheduler:
+    """Start the scheduler on a thread of this process (for `modelyard serve`)."""
+    scheduler = build_scheduler(config, store, scheduler_class=BackgroundScheduler)
+    scheduler.start()
+    return scheduler
+
+
+def run_worker(config: dict, store: ArtifactStore, dispatcher) -> None:
+    """Run the dispatcher on a thread and the scheduler on this one until SIGTERM or Ctrl-C."""
+    scheduler = build_scheduler(config, store)
+
+    def stop(*_) -> None:
+        dispatcher.stop()
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    dispatcher.start()
+    try:
+        scheduler.start()
+    except KeyboardInterrupt:
+        stop()
