@@ -52,3 +52,14 @@ def test_domain_uses_only_the_standard_library():
                 top = imported.split(".")[0]
                 assert top in sys.stdlib_module_names or imported.startswith("registry.domain") or (
                     top == "__future__"), f"{module} imports {imported}"
+
+
+def test_the_client_needs_none_of_the_servers_dependencies():
+    """A training script installs the package for the client; importing it must not pull in
+    the server stack."""
+    for module, path in _modules():
+        if module == "registry.client":
+            for imported in _imports(path):
+                top = imported.split(".")[0]
+                assert top in sys.stdlib_module_names or top in ("requests", "urllib3", "rich",
+                                                                 "__future__"), imported

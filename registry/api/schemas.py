@@ -219,6 +219,8 @@ class VersionSchema(ma.Schema):
     parent_version = fields.Integer(allow_none=True)
     run = fields.Nested(RunOut)
     metrics = fields.Dict(keys=fields.String(), values=fields.Float())
+    files = fields.List(fields.Dict(), metadata={
+        "description": "the manifest: [{path, size, sha256}] in path order"})
     evaluations = fields.Dict(keys=fields.String(), values=fields.Dict(), metadata={
         "description": "stage -> the newest stored evaluation for it"})
     created_at = fields.String(metadata=TIME)

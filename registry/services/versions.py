@@ -8,7 +8,7 @@ from collections import defaultdict
 from registry.db import write_transaction
 from registry.domain.errors import Forbidden, InvalidInput, StageConflict
 from registry.models import (HELD_STAGES, RUN_COLUMNS, Metric, MetricValue, ModelVersion, Param,
-                             RegisteredModel, StageMove, VersionTag)
+                             RegisteredModel, StageMove, VersionFile, VersionTag)
 from registry.services import idempotency
 from registry.services.evaluations import latest_evaluations
 from registry.services.events import append_event
@@ -52,8 +52,8 @@ def _batch_metrics(ids: list[int]) -> tuple[dict, dict]:
 
 
 def version_views(rows: list[ModelVersion], model_names: dict[int, str]) -> list[dict]:
-    """JSON views of versions with tags, params, metrics and the newest evaluation per stage:
-    six queries whatever the count."""
+    """JSON views of versions with tags, params, metrics, the file manifest and the newest
+    evaluation per stage: seven queries whatever the count."""
     ids = [row.id for row in rows]
     if not ids:
         return []
@@ -64,6 +64,12 @@ def version_views(rows: list[ModelVersion], model_names: dict[int, str]) -> list
         params[version_id][key] = json.loads(value)
     current, training = _batch_metrics(ids)
     evaluations = latest_evaluations(rows, model_names)
+    files: dict[int, list[dict]] = defaultdict(list)
+    for version_id, path, size, sha256 in (
+            VersionFile.select(VersionFile.version, VersionFile.path, VersionFile.size,
+                               VersionFile.sha256)
+            .where(VersionFile.version.in_(ids)).order_by(VersionFile.path).tuples()):
+        files[version_id].append({"path": path, "size": size, "sha256": sha256})
     return [{
         "model": model_names[row.model_id], "version": row.version,
         "description": row.description, "tags": tags.get(row.id, {}),
@@ -71,8 +77,8 @@ def version_views(rows: list[ModelVersion], model_names: dict[int, str]) -> list
         "rolled_back": row.rolled_back, "source_uri": row.source_uri,
         "parent_version": row.parent_version,
         "run": _run_view(row, params.get(row.id, {}), training.get(row.id, {})),
-        "metrics": current.get(row.id, {}), "evaluations": evaluations[row.id],
-        "created_at": rfc3339(row.created_at), "updated_at": rfc3339(row.updated_at),
+        "metrics": current.get(row.id, {}), "files": files.get(row.id, []),
+        "evaluations": evaluations[row.id], "created_at": rfc3339(row.created_at), "updated_at": rfc3339(row.updated_at),
     } for row in rows]
 
 
@@ -116,7 +122,7 @@ def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: s
             "tags": dict(tags), "status": row.status, "stage": row.stage, "stage_since": None,
             "rolled_back": False, "source_uri": row.source_uri, "parent_version": row.parent_version,
             "run": _run_view(row, dict(params), dict(metrics)), "metrics": dict(metrics),
-            "evaluations": {},
+            "files": [], "evaluations": {},
             "created_at": rfc3339(now), "updated_at": rfc3339(now)}
     append_event("version.created", actor=actor, model=model.name, version=number,
                  data={"version": view}, now=now)

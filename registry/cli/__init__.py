@@ -256,3 +256,6 @@ def reports_run(models: tuple[str, ...], days: int | None, html: str | None) -> 
                f"{summary['no_production']} without production; {summary['promotions']} "
                f"promotion(s), {summary['rollbacks']} rollback(s)")
     click.echo(report_link(config["server"]["public_url"], report["id"]))
+
+
+from registry.cli import remote  # noqa: E402,F401  (registers the commands that call the API)

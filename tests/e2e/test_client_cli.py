@@ -1,0 +1,189 @@
+"""The Python client and the `modelyard` command line against a real server process on
+loopback, with auth on: register a folder, promote, roll back, download and verify."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from registry.client import (ChecksumMismatch, Client, Conflict, CriteriaNotMet, NotFound,
+                             PreconditionFailed, Unauthorized)
+from tests.e2e.conftest import free_port, running
+
+ADMIN = "e2e-admin-token-0123456789abcdefghijkl"
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {"MODELYARD_AUTH_ENABLED": "true", "MODELYARD_ADMIN_TOKEN": ADMIN,
+           "MODELYARD_SCHEDULE_RUN_IN_SERVE": "false"}
+    with running([sys.executable, "-m", "registry", "serve", "--port", str(port), "--data-dir",
+                  str(data)], url, env=env):
+        yield {"url": url, "data": data}
+
+
+def model_folder(root: Path, seed: bytes) -> Path:
+    folder = root / "model"
+    (folder / "tokenizer").mkdir(parents=True)
+    (folder / "weights.bin").write_bytes(seed * 300_000)
+    (folder / "tokenizer" / "vocab.txt").write_text("a\nb\n")
+    return folder
+
+
+def tree(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.rglob("*") if p.is_file()}
+
+
+def test_client_register_promote_rollback_download(server, tmp_path):
+    client = Client(server["url"], ADMIN)
+    first = client.register("churn", model_folder(tmp_path / "a", b"v1"),
+                            metrics={"accuracy": 0.91}, params={"lr": 0.01})
+    assert first["status"] == "ready"
+    assert sorted(f["path"] for f in first["files"]) == ["tokenizer/vocab.txt", "weights.bin"]
+    client.promote("churn", first["version"])
+    client.set_criteria("churn", {"production": [{"metric": "accuracy", "op": ">=",
+                                                  "threshold": 0.9}]})
+    weak = client.register("churn", model_folder(tmp_path / "b", b"v2"), metrics={"accuracy": 0.5})
+    with pytest.raises(CriteriaNotMet) as refused:
+        client.promote("churn", weak["version"])
+    assert refused.value.evaluation["results"][0]["message"] == \
+        "Accuracy is 0.5 but it must be at least 0.9."
+    second = client.register("churn", model_folder(tmp_path / "c", b"v3"), metrics={"accuracy": 0.95})
+    with pytest.raises(PreconditionFailed) as stale:
+        client.promote("churn", second["version"], expected_current_version=99)
+    assert stale.value.current_version == first["version"]
+    client.promote("churn", second["version"], expected_current_version=first["version"])
+    assert client.production("churn")["version"] == second["version"]
+
+    rolled = client.rollback("churn", reason="alert")
+    assert (rolled["version"], rolled["rolled_back_version"]) == (first["version"], second["version"])
+    assert [m["action"] for m in client.history("churn", stage="production")] == [
+        "rollback", "promote", "promote"]
+    with pytest.raises(Conflict):  # version 1 has no earlier holder
+        client.rollback("churn")
+
+    deployed = client.download("churn", "production", tmp_path / "deployed")
+    assert deployed["version"] == first["version"]
+    assert tree(tmp_path / "deployed") == tree(tmp_path / "a" / "model")
+    client.download("churn", second["version"], tmp_path / "v3")
+    assert tree(tmp_path / "v3") == tree(tmp_path / "c" / "model")
+
+
+def test_a_corrupted_blob_is_caught_and_not_kept(server, tmp_path):
+    client = Client(server["url"], ADMIN)
+    version = client.register("corrupt", model_folder(tmp_path, b"xy"))
+    sha256 = version["files"][1]["sha256"]  # weights.bin
+    blob = next(Path(server["data"]).rglob(f"sha256/{sha256[:2]}/{sha256[2:]}"))
+    blob.write_bytes(b"yx" * 300_000)  # same size: only the hash can tell
+    with pytest.raises(ChecksumMismatch):
+        client.download("corrupt", version["version"], tmp_path / "out")
+    assert not (tmp_path / "out" / "weights.bin").exists()
+    assert not list((tmp_path / "out").glob("*.part"))
+
+
+def test_typed_errors_and_the_event_feed(server):
+    client = Client(server["url"], ADMIN)
+    with pytest.raises(NotFound):
+        client.get_model("no-such-model")
+    with pytest.raises(Unauthorized):
+        Client(server["url"], "myd_wrong").list_models()
+    client.ensure_model("feed")
+    seen = [e["type"] for e in client.events(model="feed")]
+    assert seen == ["model.created"]
+    last = max(e["seq"] for e in client.events())
+
+    def later():
+        time.sleep(0.5)
+        client.update_model("feed", description="changed")
+    threading.Thread(target=later).start()
+    follow = client.events(after=last, follow=True, wait=5)
+    assert next(follow)["type"] == "model.updated"
+
+
+def test_retries_honour_retry_after_and_spare_unkeyed_posts(httpserver):
+    httpserver.expect_ordered_request("/api/v1/models/m").respond_with_data(
+        "busy", status=503, headers={"Retry-After": "1"})
+    httpserver.expect_ordered_request("/api/v1/models/m").respond_with_json({"name": "m"})
+    client = Client(httpserver.url_for("/").rstrip("/"), "t")
+    started = time.monotonic()
+    assert client.get_model("m") == {"name": "m"}
+    assert time.monotonic() - started >= 1.0
+    httpserver.clear()
+    httpserver.expect_request("/api/v1/reports", method="POST").respond_with_data(
+        "busy", status=503)
+    with pytest.raises(Exception):
+        client.create_report()
+    assert len(httpserver.log) == 1  # a POST without an Idempotency-Key is never resent
+    httpserver.clear()
+    httpserver.expect_ordered_request("/api/v1/models/m/rollback", method="POST").respond_with_data(
+        "busy", status=503)
+    httpserver.expect_ordered_request("/api/v1/models/m/rollback", method="POST").respond_with_json(
+        {"version": 1})
+    assert client.rollback("m") == {"version": 1}
+    keys = {request.headers["Idempotency-Key"] for request, _ in httpserver.log}
+    assert len(httpserver.log) == 2 and len(keys) == 1  # resent with the same key
+
+
+def cli(server, *args, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "MODELYARD_URL": server["url"], "MODELYARD_TOKEN": ADMIN,
+                   **(env or {})}
+    return subprocess.run([sys.executable, "-m", "registry", *args], env=environment, cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli_exit_codes_a_script_can_act_on(server, tmp_path):
+    assert cli(server, "models", "show", "nope").returncode == 3
+    assert cli(server, "models", "list", env={"MODELYARD_TOKEN": "myd_wrong"}).returncode == 6
+    assert cli(server, "models", "list", env={"MODELYARD_URL": "http://127.0.0.1:9"}).returncode == 7
+    registered = cli(server, "versions", "register", str(model_folder(tmp_path, b"q")),
+                     "--model", "gated", "--metric", "auc=0.5", "--json")
+    assert registered.returncode == 0, registered.stderr
+    assert json.loads(registered.stdout)["status"] == "ready"
+    Client(server["url"], ADMIN).set_criteria("gated", {"production": [
+        {"metric": "auc", "op": ">=", "threshold": 0.8}]})
+    refused = cli(server, "promote", "gated", "1")
+    assert refused.returncode == 5 and "FAIL  Auc is 0.5 but it must be at least 0.8." in refused.stderr
+    as_json = cli(server, "promote", "gated", "1", "--json")
+    assert as_json.returncode == 5 and json.loads(as_json.stdout)["evaluation"]["passed"] is False
+    assert cli(server, "rollback", "gated").returncode == 4
+    bad = cli(server, "versions", "register", str(tmp_path), "--model", "gated", "--metric", "x=high")
+    assert bad.returncode == 2 and "not a number" in bad.stderr
+
+
+def readme_cli_block() -> list[str]:
+    text = README.read_text()
+    section = text[text.index("## From the command line"):]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    return [line.split("   #")[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_the_readme_command_line_quickstart_runs_as_written(server, tmp_path):
+    lines = readme_cli_block()
+    assert lines[0].startswith("export MODELYARD_URL=") and len(lines) >= 9
+    environment = {**os.environ, "MODELYARD_URL": server["url"], "MODELYARD_TOKEN": ADMIN,
+                   "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    outputs = []
+    for line in lines[1:]:
+        result = subprocess.run(["bash", "-c", line], env=environment, cwd=tmp_path,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, (line, result.stdout, result.stderr)
+        outputs.append(result.stdout)
+    text = "\n".join(outputs)
+    assert "registered fraud version 1 (ready): 2 file(s), 2,000,014 bytes" in text
+    assert "promoted fraud version 2 to production (was version 1)" in text
+    assert "rolled fraud production back from version 2 to version 1" in text
+    assert "downloaded fraud version 1: 2 file(s) verified" in text
+    assert tree(tmp_path / "deployed") == tree(tmp_path / "model")
