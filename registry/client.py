@@ -164,10 +164,11 @@ def _progress(enabled: bool | None):
 
     if enabled is False or (enabled is None and not sys.stderr.isatty()):
         return None
+    from rich.console import Console
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
                                TransferSpeedColumn)
     return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                    TransferSpeedColumn(), transient=False)
+                    TransferSpeedColumn(), console=Console(stderr=True))  # stdout stays data
 
 
 class Client:
@@ -292,9 +293,8 @@ class Client:
                    "Content-Type": "application/octet-stream"}
         with open(local, "rb") as fh:
             body: BinaryIO = fh
-            if progress is not None:
-                from rich.progress import wrap_file
-                body = wrap_file(fh, size, description=path, progress=progress)  # type: ignore
+            if progress is not None:  # counts bytes as requests reads them
+                body = progress.wrap_file(fh, total=size, description=path)  # type: ignore
             return self.request("PUT", self._file_path(model, version, path), data=body,
                                 headers=headers).json()
 

@@ -82,6 +82,15 @@ def test_client_register_promote_rollback_download(server, tmp_path):
     assert tree(tmp_path / "v3") == tree(tmp_path / "c" / "model")
 
 
+def test_progress_bars_go_to_standard_error(server, tmp_path, capfd):
+    client = Client(server["url"], ADMIN, progress=True)
+    version = client.register("shown", model_folder(tmp_path, b"pp"))
+    client.download("shown", version["version"], tmp_path / "out")
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err.count("weights.bin") >= 2
+    assert tree(tmp_path / "out") == tree(tmp_path / "model")
+
+
 def test_a_corrupted_blob_is_caught_and_not_kept(server, tmp_path):
     client = Client(server["url"], ADMIN)
     version = client.register("corrupt", model_folder(tmp_path, b"xy"))
