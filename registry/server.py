@@ -1,13 +1,12 @@
 """Running the app under gunicorn (gthread) from `modelyard serve`."""
 from __future__ import annotations
 
-import gc
-
 from gunicorn.app.base import BaseApplication
 
 from registry.app import create_app
 from registry.db import database, open_database
 from registry.migrate import upgrade
+from registry.process import prepare_serving_process
 from registry.worker import start_in_background
 from webhooks.dispatcher import Dispatcher
 
@@ -31,8 +30,7 @@ class _Server(BaseApplication):
             Dispatcher(app.extensions["modelyard_webhooks"]).start()
         if self.modelyard_config["schedule"]["run_in_serve"]:
             start_in_background(self.modelyard_config, app.extensions["modelyard_store"])
-        gc.collect()
-        gc.freeze()  # as in registry.wsgi: long-lived objects stay out of full collections
+        prepare_serving_process()
         return app
 
 

@@ -13,7 +13,7 @@ from werkzeug.routing import PathConverter
 from registry.api.context import current_actor
 from registry.api.problems import problem
 from registry.api.schemas import FileSchema, VersionSchema
-from registry.domain.errors import InvalidInput
+from registry.domain.errors import ArtifactTooLarge, InvalidInput
 from registry.services import artifacts
 
 blp = Blueprint("files", __name__, url_prefix="/api/v1", description="Version files")
@@ -44,13 +44,24 @@ def _expected_sha256() -> str | None:
     return raw.hex()
 
 
+def _body(limit: int):
+    """The request body as a stream. A server that ends the stream at the body's end itself
+    (gunicorn sets `wsgi.input_terminated`) gets its stream read directly, sparing werkzeug's
+    wrapper two copies of every chunk; the store counts the bytes against `limit` either way."""
+    if (request.content_length or 0) > limit:
+        raise ArtifactTooLarge(f"the file is larger than the limit of {limit} bytes")
+    if request.environ.get("wsgi.input_terminated"):
+        return request.environ["wsgi.input"]
+    request.max_content_length = limit
+    return request.stream
+
+
 @blp.route(f"{FILE}/<anypath:path>", methods=["PUT"])
 @blp.response(201, FileSchema)
 def upload(model, version, path):
     """Stream a file's bytes (any content type); `Content-Digest: sha-256=:...:` is verified."""
     limit = current_app.config["MODELYARD"]["storage"]["max_file_bytes"]
-    request.max_content_length = limit  # werkzeug answers 413 when the stream is opened
-    return artifacts.upload_file(model, version, path, request.stream,
+    return artifacts.upload_file(model, version, path, _body(limit),
                                  store=current_app.extensions["modelyard_store"],
                                  actor=current_actor(), max_bytes=limit,
                                  expected_sha256=_expected_sha256(),

@@ -35,11 +35,17 @@ class HashingReader:
         self.digest, self.size = hashlib.sha256(), 0
 
     def read(self, size: int = -1) -> bytes:
+        chunk = self.read_unhashed(size)
+        self.digest.update(chunk)
+        return chunk
+
+    def read_unhashed(self, size: int = -1) -> bytes:
+        """A chunk counted against the limit; the caller must pass it to `digest.update`, in
+        order (the local store hashes on its writer thread)."""
         chunk = self.source.read(size if size and size > 0 else CHUNK)
         self.size += len(chunk)
         if self.size > self.max_bytes:
             raise ArtifactTooLarge(f"the file is larger than the limit of {self.max_bytes} bytes")
-        self.digest.update(chunk)
         return chunk
 
     def finish(self, expected_sha256: str | None, expected_size: int | None = None) -> Blob:

@@ -4,10 +4,32 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from registry.storage import CHUNK, Blob, HashingReader, blob_key
+
+
+def _copy_overlapped(reader: HashingReader, out: BinaryIO) -> None:
+    """Copy the stream to `out`, hashing and writing each chunk on a second thread while the
+    next one is received: both release the GIL, so they overlap with the receiving. One chunk
+    in flight at a time keeps memory flat and the hash in order."""
+    with ThreadPoolExecutor(1, thread_name_prefix="blob-writer") as writer:
+        pending = None
+        while chunk := reader.read_unhashed(CHUNK):
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(_absorb, reader, out, chunk)
+        if pending is not None:
+            pending.result()
+
+
+def _absorb(reader: HashingReader, out: BinaryIO, chunk: bytes) -> None:
+    reader.digest.update(chunk)
+    view = memoryview(chunk)
+    while view:  # an unbuffered write may take less than it was given
+        view = view[out.write(view):]
 
 
 class LocalStore:
@@ -24,10 +46,8 @@ class LocalStore:
         reader = HashingReader(source, max_bytes)
         handle, temp_name = tempfile.mkstemp(dir=self.incoming)
         try:
-            with os.fdopen(handle, "wb") as out:
-                while chunk := reader.read(CHUNK):
-                    out.write(chunk)
-                out.flush()
+            with os.fdopen(handle, "wb", buffering=0) as out:
+                _copy_overlapped(reader, out)
                 os.fsync(out.fileno())  # durable before the upload is acknowledged
             blob = reader.finish(expected_sha256, expected_size)
             target = self._path(blob.sha256)
