@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_flask_exporter import PrometheusMetrics
 
 from registry.api import register_api
+from registry.api.hot_path import StageLookups
 from registry.config import load_config
 from registry.db import database, open_database
 from registry.migrate import upgrade
@@ -70,6 +71,8 @@ def create_app(overrides: Mapping | None = None, *, environ: Mapping[str, str] |
     app.before_request(_open_connection)
     app.teardown_appcontext(_close_connection)
     register_api(app)
-    PrometheusMetrics(app, registry=CollectorRegistry(), path="/metrics",
-                      group_by="url_rule", default_labels={})
+    metrics = CollectorRegistry()
+    PrometheusMetrics(app, registry=metrics, path="/metrics", group_by="url_rule",
+                      default_labels={})
+    app.wsgi_app = StageLookups(app, metrics)  # type: ignore[method-assign]
     return app

@@ -52,7 +52,10 @@ def _postgres(url: str, sql: str) -> None:
 
 
 def reset_postgres(url: str) -> None:
+    """A fresh schema, with the previous part's writes flushed (CHECKPOINT) so that its
+    background writing does not land in this part's figures."""
     _postgres(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    _postgres(url, "CHECKPOINT")
 
 
 def analyze(url: str) -> None:

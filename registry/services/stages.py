@@ -15,8 +15,9 @@ from peewee import fn
 from registry.db import fetch_prepared, write_transaction
 from registry.domain import stages as plan
 from registry.domain.errors import CriteriaNotMet, Forbidden, InvalidInput, NotFound
-from registry.models import HELD_STAGES, ModelVersion, RegisteredModel, StageMove, VersionFile
-from registry.services import idempotency
+from registry.models import (HELD_STAGES, ApiToken, ModelVersion, RegisteredModel, StageMove,
+                             VersionFile)
+from registry.services import idempotency, tokens
 from registry.services.evaluations import evaluate_row, save_evaluation, stage_holder
 from registry.services.events import append_event
 from registry.services.lookup import find_model, find_version
@@ -274,6 +275,18 @@ WHERE m.name = %s
 ORDER BY f.path"""
 
 
+def _holder_view(model_name: str, stage: str, rows: list[tuple]) -> dict:
+    """The view from HOLDER_SQL's rows: (version, since, revision, path, size, sha256)..."""
+    number, since_us, revision = rows[0][:3]
+    since = ModelVersion.stage_since.python_value(since_us)
+    files = [{"path": path, "size": size, "sha256": sha256,
+              "url": _file_url(model_name, number, path)}
+             for *_, path, size, sha256 in rows if path is not None]
+    return {"model": model_name, "stage": stage, "version": number, "since": rfc3339(since),
+            "revision": revision, "files": files,
+            "etag": plan.stage_etag(revision, number, since)}
+
+
 def stage_view(model_name: str, stage: str) -> dict:
     """The stage's holder with its files, `since`, `revision` and `etag`, read from committed
     state (never a cache), so any process sees a move as soon as it returned. One hand-written
@@ -285,14 +298,34 @@ def stage_view(model_name: str, stage: str) -> dict:
     if not rows:
         find_model(model_name)
         raise NotFound(f"no version of '{model_name}' is in {stage}")
-    number, since_us, revision = rows[0][:3]
-    since = ModelVersion.stage_since.python_value(since_us)
-    files = [{"path": path, "size": size, "sha256": sha256,
-              "url": _file_url(model_name, number, path)}
-             for *_, path, size, sha256 in rows if path is not None]
-    return {"model": model_name, "stage": stage, "version": number, "since": rfc3339(since),
-            "revision": revision, "files": files,
-            "etag": plan.stage_etag(revision, number, since)}
+    return _holder_view(model_name, stage, rows)
+
+
+TOKEN_HOLDER_SQL = """
+SELECT v.version, v.stage_since,
+       (SELECT MAX(s.id) FROM stage_move s WHERE s.model_id = m.id AND s.stage = '{stage}'),
+       f.path, f.size, f.sha256
+FROM api_token t
+JOIN registered_model m ON m.name = %s
+JOIN model_version v ON v.model_id = m.id AND v.stage = '{stage}'
+LEFT JOIN version_file f ON f.version_id = v.id
+WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.last_used_at >= %s
+ORDER BY f.path"""
+
+
+def stage_view_for_token(model_name: str, stage: str, token: str,
+                         *, now: dt.datetime | None = None) -> dict | None:
+    """stage_view in one round trip with the caller's token checked in the same query: the
+    view when `token` is live (any role may read) and was seen within the last minute, and the
+    stage has a holder. None otherwise; the caller then takes the full path, which refreshes
+    the token's `last_used_at` and gives the documented errors."""
+    if stage not in HELD_STAGES:
+        return None
+    seen_since = (now or utcnow()) - tokens.LAST_USED_EVERY
+    rows = fetch_prepared(f"token_stage_holder_{stage}", TOKEN_HOLDER_SQL.format(stage=stage),
+                          (model_name, tokens.digest(token),
+                           ApiToken.last_used_at.db_value(seen_since)))
+    return _holder_view(model_name, stage, rows) if rows else None
 
 
 def _move_view(move: StageMove) -> dict:
