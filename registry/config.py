@@ -173,6 +173,7 @@ class ScheduleSchema(ma.Schema):
     reevaluate = CronField(required=True)
     report = CronField(required=True)
     artifacts_gc = CronField(required=True)
+    db_analyze = CronField(required=True)
     artifacts_gc_grace_s = _int(0, 365 * 86400)
     report_period_days = _int(1, 366)
     report_trend_points = _int(2, 500)

@@ -92,6 +92,16 @@ def fetch_prepared(name: str, sql: str, params: tuple) -> list[tuple]:
     return database.execute_sql(f"EXECUTE {name} ({placeholders})", params).fetchall()
 
 
+def analyze() -> None:
+    """Refresh the query planner's statistics. SQLite never does this on its own, and without
+    them it may drive a search from a metric's range index and sort every match instead of
+    walking versions in order (75 ms against 0.6 ms at 100,000 versions); the sample is bounded
+    so it stays cheap. PostgreSQL's autovacuum does the same; running it there is harmless."""
+    if not is_postgres():
+        database.execute_sql("PRAGMA analysis_limit = 2000")
+    database.execute_sql("ANALYZE")
+
+
 def write_transaction():
     """One use case's transaction; on SQLite it begins IMMEDIATE (set on the database)."""
     return database.atomic()

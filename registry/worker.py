@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+import time
 from typing import Callable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from registry.db import database
+from registry.db import analyze, database
 from registry.cron import parse_cron, time_zone
 from registry.services import jobs, reevaluation, reports
 from registry.services.artifacts import collect_garbage
@@ -44,8 +45,15 @@ def _artifacts_gc(config: dict, store: ArtifactStore) -> dict:
     return {"removed": len(collect_garbage(store=store, grace=grace))}
 
 
+def _db_analyze(config: dict, store: ArtifactStore) -> dict:
+    started = time.perf_counter()
+    analyze()
+    return {"seconds": round(time.perf_counter() - started, 3)}
+
+
 WORK: dict[str, Callable[[dict, ArtifactStore], dict]] = {
-    "reevaluate": _reevaluate, "report": _report, "artifacts_gc": _artifacts_gc}
+    "reevaluate": _reevaluate, "report": _report, "artifacts_gc": _artifacts_gc,
+    "db_analyze": _db_analyze}
 
 
 def fire(job: str, config: dict, store: ArtifactStore) -> None:

@@ -58,6 +58,15 @@ def reset_postgres(url: str) -> None:
     _postgres(url, "CHECKPOINT")
 
 
+def refresh_statistics(data_dir: str, database_url: str) -> None:
+    """What the db_analyze job does every 30 minutes (and autovacuum on PostgreSQL within a
+    minute of a bulk load): without it the planner believes freshly loaded tables are empty."""
+    env = {**os.environ, "DATABASE_URL": database_url, "MODELYARD_SERVER_DATA_DIR": data_dir,
+           "MODELYARD_CONFIG": ""}
+    subprocess.run([sys.executable, "-m", "registry", "db", "analyze"], env=env, check=True,
+                   capture_output=True)
+
+
 def analyze(url: str) -> None:
     """What autovacuum does within a minute of a bulk load; without it the planner still
     believes the freshly created tables are empty and picks nested scans."""

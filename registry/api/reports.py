@@ -127,7 +127,7 @@ def list_schedules():
     return jobs.schedule_view(_settings()["schedule"])
 
 
-@blp.route("/schedules/<any(reevaluate, report, artifacts_gc):job>/runs", methods=["GET"])
+@blp.route("/schedules/<any(reevaluate, report, artifacts_gc, db_analyze):job>/runs", methods=["GET"])
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, JobRunSchema(many=True))
 def list_runs(args, job):

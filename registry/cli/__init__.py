@@ -45,13 +45,14 @@ def worker() -> None:
     may share one database; each fire and each delivery is handled once)."""
     from registry.app import webhook_settings
     from registry.services import criteria
+    from registry.services.jobs import JOBS
     from registry.worker import run_worker
     from webhooks.dispatcher import Dispatcher
 
     config = _config()
     store = _open_registry(config)
     criteria.use_defaults(config["criteria"])
-    jobs = [job for job in ("reevaluate", "report", "artifacts_gc") if config["schedule"][job]]
+    jobs = [job for job in JOBS if config["schedule"][job]]
     click.echo(f"modelyard worker: dispatching webhooks; scheduled jobs: {', '.join(jobs) or 'none'}",
                err=True)
     run_worker(config, store, Dispatcher(webhook_settings(config)))
@@ -72,6 +73,16 @@ def db_upgrade() -> None:
     with database.connection_context():
         applied = upgrade()
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@db.command("analyze")
+def db_analyze() -> None:
+    """Refresh the query planner's statistics (the db_analyze job does it on schedule)."""
+    from registry.db import analyze
+
+    _open_database()
+    analyze()
+    click.echo("statistics refreshed")
 
 
 @main.group()
