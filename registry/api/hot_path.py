@@ -16,6 +16,7 @@ import time
 import uuid
 
 from flask import Flask
+from peewee import DatabaseError
 from prometheus_client import CollectorRegistry, Histogram
 from werkzeug.http import parse_etags
 
@@ -60,14 +61,16 @@ class StageLookups:
         return [body] if method == "GET" else []
 
     def _view(self, environ, model: str, stage: str) -> dict | None:
-        with database.connection_context():
-            if not self.auth:
-                try:
-                    return stage_service.stage_view(model, stage)
-                except DomainError:
-                    return None
-            token = _bearer(environ.get("HTTP_AUTHORIZATION", ""))
-            return stage_service.stage_view_for_token(model, stage, token) if token else None
+        token = _bearer(environ.get("HTTP_AUTHORIZATION", ""))
+        if self.auth and not token:
+            return None
+        try:
+            with database.connection_context():
+                if self.auth:
+                    return stage_service.stage_view_for_token(model, stage, token)
+                return stage_service.stage_view(model, stage)
+        except (DomainError, DatabaseError):  # the route gives the problem+json answer
+            return None
 
     @staticmethod
     def _answer(environ, view: dict) -> tuple[str, list[tuple[str, str]], bytes]:

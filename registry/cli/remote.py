@@ -399,21 +399,24 @@ def webhooks_create(client: Client, out: Output, url, event_types, model_names,
     out.emit(view, f"webhook {view['id']} created; signing secret (shown once): {view['secret']}")
 
 
-def _webhook_action(name: str, call: Callable[[Client, int], Any], say: str) -> None:
-    @webhooks.command(name)
+def _webhook_action(name: str, call: Callable[[Client, int], Any], help_text: str,
+                    say: str) -> None:
+    """A `webhooks NAME WEBHOOK_ID` command calling `call`; `say` is its human answer."""
+    @webhooks.command(name, help=help_text)
     @click.argument("webhook_id", type=click.IntRange(1, 2**31 - 1))
     @remote
     def action(client: Client, out: Output, webhook_id) -> None:
         result = call(client, webhook_id)
         out.emit(result, say.format(id=webhook_id, **(result or {})))
-    action.__doc__ = say.split(":")[0].format(id="the webhook").capitalize() + "."
 
 
-_webhook_action("show", Client.get_webhook, "webhook {id}: {url} ({events})")
-_webhook_action("delete", Client.delete_webhook, "deleted webhook {id}")
-_webhook_action("test", Client.test_webhook, "sent a test event to webhook {id}")
+_webhook_action("show", Client.get_webhook, "One subscription.", "webhook {id}: {url} ({events})")
+_webhook_action("delete", Client.delete_webhook, "Delete a subscription.", "deleted webhook {id}")
+_webhook_action("test", Client.test_webhook, "Send a signed test event now.",
+                "sent a test event to webhook {id}")
 _webhook_action("rotate-secret", Client.rotate_webhook_secret,
-                "rotated the secret of webhook {id}: {secret}")
+                "New signing secret (the old one keeps signing for webhook.secret_overlap_s).",
+                "rotated the secret of webhook {id}; new secret (shown once): {secret}")
 
 
 @webhooks.command("deliveries")

@@ -116,19 +116,21 @@ def generate_report(*, actor: str, trigger: str, period_days: int, trend_points:
                     now: dt.datetime | None = None) -> dict:
     """Build a report over the last `period_days` for `models` (None: every model) and store it.
 
-    One transaction stores the report and the event `report.generated` carrying its summary
-    and a link to the HTML page. Raises ModelNotFound for an unknown name in `models`.
+    The report is built from reads outside any write transaction, so a large fleet never holds
+    the write lock; one short transaction then stores it with the event `report.generated`
+    carrying its summary and a link to the HTML page. Raises ModelNotFound for an unknown name
+    in `models`.
     """
     now = now or utcnow()
     start = now - dt.timedelta(days=period_days)
+    if models is None:
+        chosen = list(RegisteredModel.select().order_by(RegisteredModel.name))
+    else:
+        chosen = [find_model(name) for name in dict.fromkeys(models)]
+    sections = [_model_section(model, start, now, trend_points=trend_points, now=now)
+                for model in chosen]
+    summary = _summary(sections)
     with write_transaction():
-        if models is None:
-            chosen = list(RegisteredModel.select().order_by(RegisteredModel.name))
-        else:
-            chosen = [find_model(name) for name in dict.fromkeys(models)]
-        sections = [_model_section(model, start, now, trend_points=trend_points, now=now)
-                    for model in chosen]
-        summary = _summary(sections)
         report = Report.create(created_at=now, period_start=start, period_end=now, trigger=trigger,
                                actor=actor, models=models, summary=summary,
                                body={"models": sections})

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,8 @@ def server(tmp_path_factory):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {"MODELYARD_AUTH_ENABLED": "true", "MODELYARD_ADMIN_TOKEN": ADMIN,
-           "MODELYARD_SCHEDULE_RUN_IN_SERVE": "false"}
+           "MODELYARD_SCHEDULE_RUN_IN_SERVE": "false", "MODELYARD_WEBHOOK_ALLOW_HTTP": "true",
+           "MODELYARD_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]'}
     with running([sys.executable, "-m", "registry", "serve", "--port", str(port), "--data-dir",
                   str(data)], url, env=env):
         yield {"url": url, "data": data}
@@ -196,3 +198,68 @@ def test_the_readme_command_line_quickstart_runs_as_written(server, tmp_path):
     assert "rolled fraud production back from version 2 to version 1" in text
     assert "downloaded fraud version 1: 2 file(s) verified" in text
     assert tree(tmp_path / "deployed") == tree(tmp_path / "model")
+
+
+def test_url_and_token_come_from_arguments_then_environment_then_the_config_file(
+        tmp_path, monkeypatch):
+    from registry.client import client_settings
+
+    config = tmp_path / "client.toml"
+    config.write_text('url = "http://models.internal:8080/"\ntoken = "myd_from_file"\n')
+    monkeypatch.setenv("MODELYARD_CLIENT_CONFIG", str(config))
+    monkeypatch.delenv("MODELYARD_URL", raising=False)
+    monkeypatch.delenv("MODELYARD_TOKEN", raising=False)
+    assert client_settings() == ("http://models.internal:8080", "myd_from_file")
+    monkeypatch.setenv("MODELYARD_URL", "http://env:1")
+    monkeypatch.setenv("MODELYARD_TOKEN", "myd_from_env")
+    assert client_settings() == ("http://env:1", "myd_from_env")
+    assert client_settings("http://flag:2", "myd_flag") == ("http://flag:2", "myd_flag")
+    monkeypatch.setenv("MODELYARD_CLIENT_CONFIG", str(tmp_path / "missing.toml"))
+    monkeypatch.delenv("MODELYARD_URL")
+    assert client_settings()[0] == "http://127.0.0.1:8080"
+
+
+def test_every_cli_command_family_against_the_server(server, tmp_path, httpserver):
+    """models, versions, status, history --at, events, webhooks, reports, schedules: --json
+    answers a script can parse, and the webhook really is delivered."""
+    def ok(*args) -> Any:
+        result = cli(server, *args, "--json")
+        assert result.returncode == 0, (args, result.stderr)
+        return json.loads(result.stdout) if result.stdout.strip().startswith(("{", "[")) else \
+            [json.loads(line) for line in result.stdout.splitlines()]
+
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    hook = ok("webhooks", "create", httpserver.url_for("/hook"), "--event", "*",
+              "--model", "family")
+    assert hook["secret"].startswith("whsec_")
+    ok("versions", "register", str(model_folder(tmp_path, b"f")), "--model", "family",
+       "--metric", "auc=0.9", "--tag", "team=risk", "--dataset", "tx", "--commit", "abc")
+    ok("promote", "family", "1")
+    assert [m["name"] for m in ok("models", "list", "--q", "family")] == ["family"]
+    assert ok("models", "show", "family")["production"]["version"] == 1
+    listed = ok("versions", "list", "--filter", "metrics.auc > 0.5 and tags.team = 'risk'")
+    assert [(v["model"], v["version"]) for v in listed] == [("family", 1)]
+    assert ok("versions", "show", "family", "1")["run"]["code"]["commit"] == "abc"
+    assert ok("status", "family")["production"]["evaluation"]["passed"] is True
+    moves = ok("history", "family")
+    assert ok("history", "family", "--at", moves[0]["at"])["version"] == 1
+    events = ok("events", "tail", "--model", "family")
+    assert [e["type"] for e in events][-1] == "model.promoted"
+    assert ok("webhooks", "show", str(hook["id"]))["url"].endswith("/hook")
+    assert [w["id"] for w in ok("webhooks", "list")] == [hook["id"]]
+    ok("webhooks", "test", str(hook["id"]))
+    deadline = time.monotonic() + 10
+    while not any(d["status"] == "delivered" for d in ok("webhooks", "deliveries", str(hook["id"]))):
+        assert time.monotonic() < deadline, "no delivery"
+        time.sleep(0.2)
+    assert len(httpserver.log) >= 1
+    assert ok("webhooks", "rotate-secret", str(hook["id"]))["secret"].startswith("whsec_")
+    report = Client(server["url"], ADMIN).create_report(models=["family"])
+    assert ok("reports", "list")[0]["id"] == report["id"]
+    page = tmp_path / "report.html"
+    ok("reports", "show", str(report["id"]), "--format", "html", "--output", str(page))
+    assert "<svg" in page.read_text() or "family" in page.read_text()
+    assert {s["job"] for s in ok("schedules")} == {"reevaluate", "report", "artifacts_gc",
+                                                   "db_analyze"}
+    ok("webhooks", "delete", str(hook["id"]))
+    assert ok("webhooks", "list") == []
