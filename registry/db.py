@@ -93,12 +93,12 @@ def fetch_prepared(name: str, sql: str, params: tuple) -> list[tuple]:
 
 
 def analyze() -> None:
-    """Refresh the query planner's statistics. SQLite never does this on its own, and without
-    them it may drive a search from a metric's range index and sort every match instead of
-    walking versions in order (75 ms against 0.6 ms at 100,000 versions); the sample is bounded
-    so it stays cheap. PostgreSQL's autovacuum does the same; running it there is harmless."""
-    if not is_postgres():
-        database.execute_sql("PRAGMA analysis_limit = 2000")
+    """Refresh the query planner's statistics. SQLite never gathers them on its own, and
+    without them it drove a tag-and-metric search at 100,000 versions from the metric's range
+    index and sorted every match (80 ms) instead of walking versions in order (8 ms); a full
+    ANALYZE of that database took 0.07 s. Connections read statistics when they open, so pooled
+    ones follow within database.pool_stale_timeout_s. PostgreSQL's autovacuum does the same;
+    running it there is harmless."""
     database.execute_sql("ANALYZE")
 
 

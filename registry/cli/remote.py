@@ -385,16 +385,16 @@ def webhooks_list(client: Client, out: Output) -> None:
 
 
 @webhooks.command("create")
-@click.argument("url")
+@click.argument("target", metavar="URL")
 @click.option("--event", "event_types", multiple=True, required=True,
               help="An event type, or * (repeatable).")
 @click.option("--model", "model_names", multiple=True, help="Only these models (repeatable).")
 @click.option("--description")
 @remote
-def webhooks_create(client: Client, out: Output, url, event_types, model_names,
+def webhooks_create(client: Client, out: Output, target, event_types, model_names,
                     description) -> None:
     """Subscribe URL; prints the signing secret (shown this once)."""
-    view = client.create_webhook(url, list(event_types), models=list(model_names) or None,
+    view = client.create_webhook(target, list(event_types), models=list(model_names) or None,
                                  description=description)
     out.emit(view, f"webhook {view['id']} created; signing secret (shown once): {view['secret']}")
 
@@ -407,7 +407,7 @@ def _webhook_action(name: str, call: Callable[[Client, int], Any], help_text: st
     @remote
     def action(client: Client, out: Output, webhook_id) -> None:
         result = call(client, webhook_id)
-        out.emit(result, say.format(id=webhook_id, **(result or {})))
+        out.emit(result, say.format(**{**(result or {}), "id": webhook_id}))
 
 
 _webhook_action("show", Client.get_webhook, "One subscription.", "webhook {id}: {url} ({events})")

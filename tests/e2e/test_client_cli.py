@@ -225,8 +225,10 @@ def test_every_cli_command_family_against_the_server(server, tmp_path, httpserve
     def ok(*args) -> Any:
         result = cli(server, *args, "--json")
         assert result.returncode == 0, (args, result.stderr)
-        return json.loads(result.stdout) if result.stdout.strip().startswith(("{", "[")) else \
-            [json.loads(line) for line in result.stdout.splitlines()]
+        try:
+            return json.loads(result.stdout)
+        except ValueError:  # JSON lines (events tail)
+            return [json.loads(line) for line in result.stdout.splitlines()]
 
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
     hook = ok("webhooks", "create", httpserver.url_for("/hook"), "--event", "*",
