@@ -122,11 +122,12 @@ def server(data_dir: str, database_url: str = "", app: str = "registry.wsgi:app"
     if app.startswith("registry"):
         subprocess.run([sys.executable, "-m", "registry", "db", "upgrade"], env=env, check=True,
                        capture_output=True)
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads",
          str(GTHREADS), "--reuse-port", "-b", f"127.0.0.1:{port}", *extra_args, app],
         env=env, cwd=Path(__file__).parent, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
+        stderr=log, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):  # both workers booted and answering
@@ -138,12 +139,20 @@ def server(data_dir: str, database_url: str = "", app: str = "registry.wsgi:app"
                 pass
             time.sleep(0.1)
         else:
-            raise SystemExit("server did not start")
+            log.seek(0)
+            raise SystemExit("server did not start:\n"
+                             + log.read().decode(errors="replace")[-3000:])
         time.sleep(1)  # the second worker may still be importing when the first answers
         yield process, url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait()
+        if process.poll() is not None:  # it died while in use: say why
+            log.seek(0)
+            print(f"server exited with {process.returncode}:\n"
+                  + log.read().decode(errors="replace")[-3000:], file=sys.stderr)
+        else:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait()
+        log.close()
 
 
 def percentiles(timings_ms: list[float]) -> dict:
