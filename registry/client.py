@@ -18,6 +18,7 @@ import tomllib
 import urllib.parse
 import uuid
 from contextlib import nullcontext
+from types import EllipsisType
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Iterator
 
@@ -361,7 +362,7 @@ class Client:
 
     def promote(self, model: str, version: int, *, stage: str = "production",
                 reason: str | None = None, force: bool = False, dry_run: bool = False,
-                expected_current_version: int | None | type[...] = ...,
+                expected_current_version: int | None | EllipsisType = ...,
                 idempotency_key: str | None = None) -> dict:
         """Promote if the version meets the stage's criteria; raises CriteriaNotMet (with the
         evaluation), PreconditionFailed when `expected_current_version` is stale, Conflict."""
@@ -375,7 +376,7 @@ class Client:
 
     def rollback(self, model: str, *, stage: str = "production", to_version: int | None = None,
                  reason: str | None = None, dry_run: bool = False,
-                 expected_current_version: int | None | type[...] = ...,
+                 expected_current_version: int | None | EllipsisType = ...,
                  idempotency_key: str | None = None) -> dict:
         """Return the stage to the previous good version (or `to_version`) in one call;
         raises Conflict when no version qualifies, PreconditionFailed when stale."""

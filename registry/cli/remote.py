@@ -82,7 +82,7 @@ def remote(func: Callable) -> Callable:
     def command(url: str | None, token: str | None, as_json: bool, **kwargs) -> None:
         out = Output(as_json)
         try:
-            func(Client(url, token, progress=None if not as_json else False), out, **kwargs)
+            func(Client(url, token, progress=False if as_json else None), out, **kwargs)
         except (ModelyardError, requests.ConnectionError, ChecksumMismatch) as exc:
             _fail(out, exc)
     return command
