@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import time
 import tomllib
 import urllib.parse
 import uuid
@@ -409,14 +408,12 @@ class Client:
                follow: bool = False, wait: int = 30) -> Iterator[dict]:
         """Events after `after` in seq order; with `follow`, long-polls for new ones forever."""
         while True:
-            page = self._get("/events", after=after, model=model, type=type, limit=EVENT_PAGE,
-                             wait=wait if follow else 0)
-            yield from page["items"]
-            if page["items"]:
-                after = page["items"][-1]["seq"]
-            elif not follow:
-                return
-            if not follow and len(page["items"]) < EVENT_PAGE:
+            items = self._get("/events", after=after, model=model, type=type, limit=EVENT_PAGE,
+                              wait=wait if follow else 0)["items"]
+            yield from items
+            if items:
+                after = items[-1]["seq"]
+            if not follow and len(items) < EVENT_PAGE:
                 return
 
     # ---- webhooks, tokens, audit, reports ----------------------------------------------------
@@ -543,15 +540,3 @@ class Client:
                 self.download_file(model, number, entry["path"], target, sha256=entry["sha256"],
                                    progress=display)
         return {"model": model, "version": number, "dest": str(root), "files": files}
-
-    def wait_until_healthy(self, timeout_s: float = 30) -> None:
-        """Block until the server answers /healthz (for scripts that start one)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if self._plain.get(f"{self.url}/healthz", timeout=2).ok:
-                    return
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.2)

@@ -267,7 +267,7 @@ class Report(BaseModel):
     trigger = CharField(max_length=16)  # manual | scheduled
     actor = CharField(max_length=256)
     models = JSONTextField(null=True)  # the names asked for; null: every model
-    summary = JSONTextField()
+    summary = JSONTextField()  # also in the body's counts; kept apart so lists skip the bodies
     body = JSONTextField()
 
 

@@ -21,10 +21,10 @@ from registry.db import analyze, database
 from registry.cron import parse_cron, time_zone
 from registry.services import jobs, reevaluation, reports
 from registry.services.artifacts import collect_garbage
+from registry.services.evaluations import SCHEDULER
 from registry.storage import ArtifactStore
 
 log = logging.getLogger(__name__)
-SCHEDULER = reevaluation.SCHEDULER
 
 
 def _reevaluate(config: dict, store: ArtifactStore) -> dict:

@@ -102,11 +102,10 @@ def search_latencies(url: str, rounds: int) -> dict:
 
 
 def run_backend(name: str, args) -> dict:
-    with benchlib.backend_server(name, args.pg_url) as (_process, url, _dir, _db):
+    with benchlib.backend_server(name, args.pg_url) as (_process, url, data_dir, database_url):
         benchlib.session().post(f"{url}/api/v1/models", json={"name": "bench"}).raise_for_status()
         rate = register(url, args.versions, args.clients)
-        if name == "postgres":
-            benchlib.analyze(args.pg_url)
+        benchlib.refresh_statistics(data_dir, database_url)
         latencies = search_latencies(url, args.searches)
     return {"backend": name, "versions": args.versions, "clients": args.clients,
             "registrations_per_s": round(rate, 1),

@@ -30,12 +30,9 @@ def _seed(url: str, model: str, versions: int) -> None:
         session.post(f"{url}/api/v1/models/{model}/versions/{number}/finalize").raise_for_status()
 
 
-def move_latencies(url: str, moves: int, pg_url: str | None = None) -> dict:
-    """Promote a new version, then roll it back, `moves` times, one client, timing each call.
-    On PostgreSQL the tables are analysed after seeding, as autovacuum would within a minute."""
-    _seed(url, "moves", moves + 1)
-    if pg_url:
-        benchlib.analyze(pg_url)
+def move_latencies(url: str, moves: int) -> dict:
+    """Promote a new version, then roll it back, `moves` times, one client, timing each call
+    (model `moves` seeded with moves + 1 versions)."""
     session = benchlib.session()
     base = f"{url}/api/v1/models/moves"
     session.post(f"{base}/promote", json={"version": 1}).raise_for_status()
@@ -52,10 +49,12 @@ def move_latencies(url: str, moves: int, pg_url: str | None = None) -> dict:
 
 
 def run_backend(name: str, args) -> dict:
-    with benchlib.backend_server(name, args.pg_url) as (process, url, _dir, _db):
+    with benchlib.backend_server(name, args.pg_url) as (process, url, data_dir, database_url):
         _seed(url, "hot", 2)
         benchlib.session().post(f"{url}/api/v1/models/hot/promote", json={"version": 1}).raise_for_status()
-        moves = move_latencies(url, args.moves, args.pg_url if name == "postgres" else None)
+        _seed(url, "moves", args.moves + 1)
+        benchlib.refresh_statistics(data_dir, database_url)  # before timing, as the job would
+        moves = move_latencies(url, args.moves)
         production = f"{url}/api/v1/models/hot/production"
         etag = benchlib.session().get(production).headers["ETag"]
         lookup = benchlib.wrk(production, seconds=args.seconds, server_pid=process.pid,

@@ -67,12 +67,6 @@ def refresh_statistics(data_dir: str, database_url: str) -> None:
                    capture_output=True)
 
 
-def analyze(url: str) -> None:
-    """What autovacuum does within a minute of a bulk load; without it the planner still
-    believes the freshly created tables are empty and picks nested scans."""
-    _postgres(url, "ANALYZE")
-
-
 def tree_pids(pid: int) -> list[int]:
     return [pid] + [int(child) for child in
                     Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]

@@ -39,8 +39,8 @@ def required_role(endpoint: str, method: str) -> str | None:
     return ROLES.get((endpoint, method), "viewer" if method == "GET" else "editor")
 
 
-def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
+def bearer_token(header: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, else None."""
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
@@ -51,7 +51,7 @@ def _authenticate():
     if not current_app.config["MODELYARD"]["auth"]["enabled"]:
         g.actor, g.role = "anonymous", "admin"
         return None
-    token = _bearer()
+    token = bearer_token(request.headers.get("Authorization", ""))
     row = tokens.authenticate(token) if token else None
     if row is not None:
         g.actor, g.role = f"token:{row.name}", row.role

@@ -20,6 +20,7 @@ from peewee import DatabaseError
 from prometheus_client import CollectorRegistry, Histogram
 from werkzeug.http import parse_etags
 
+from registry.api.auth import bearer_token
 from registry.api.guards import REQUEST_ID, SECURITY_HEADERS
 from registry.db import database
 from registry.domain.errors import DomainError
@@ -28,11 +29,6 @@ from registry.services import stages as stage_service
 PATH = re.compile(r"^/api/v1/models/([A-Za-z0-9][A-Za-z0-9._-]{0,127})/"
                   r"(?:(production)|stages/(staging|production))$")
 HEADERS = [(name, value) for name, value in SECURITY_HEADERS.items() if name != "Cache-Control"]
-
-
-def _bearer(header: str) -> str | None:
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 class StageLookups:
@@ -61,7 +57,7 @@ class StageLookups:
         return [body] if method == "GET" else []
 
     def _view(self, environ, model: str, stage: str) -> dict | None:
-        token = _bearer(environ.get("HTTP_AUTHORIZATION", ""))
+        token = bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
         if self.auth and not token:
             return None
         try:

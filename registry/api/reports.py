@@ -127,8 +127,12 @@ def list_schedules():
     return jobs.schedule_view(_settings()["schedule"])
 
 
-@blp.route("/schedules/<any(reevaluate, report, artifacts_gc, db_analyze):job>/runs", methods=["GET"])
-@blp.arguments(PageArgs, location="query")
+class RunArgs(Strict):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 1000))
+
+
+@blp.route(f"/schedules/<any({', '.join(jobs.JOBS)}):job>/runs", methods=["GET"])
+@blp.arguments(RunArgs, location="query")
 @blp.response(200, JobRunSchema(many=True))
 def list_runs(args, job):
     """The newest runs of one job (which worker ran each fire, how it ended)."""

@@ -25,6 +25,7 @@ EXIT_CODES: list[tuple[type[Exception], int]] = [
     (CriteriaNotMet, EXIT_CRITERIA), (NotFound, EXIT_NOT_FOUND), (Conflict, EXIT_CONFLICT),
     (Unauthorized, EXIT_AUTH), (Forbidden, EXIT_AUTH), (ServerError, EXIT_UNAVAILABLE),
     (requests.ConnectionError, EXIT_UNAVAILABLE), (ChecksumMismatch, EXIT_CHECKSUM),
+    (OSError, EXIT_ERROR),  # an unreadable file, an unwritable folder, a timeout
 ]
 
 
@@ -83,7 +84,7 @@ def remote(func: Callable) -> Callable:
         out = Output(as_json)
         try:
             func(Client(url, token, progress=False if as_json else None), out, **kwargs)
-        except (ModelyardError, requests.ConnectionError, ChecksumMismatch) as exc:
+        except (ModelyardError, ChecksumMismatch, OSError) as exc:
             _fail(out, exc)
     return command
 

@@ -18,6 +18,9 @@ from registry.services.lookup import find_model, find_version
 from registry.services.pages import Page, newest_first
 from registry.services.timefmt import rfc3339, utcnow
 
+SCHEDULER = "scheduler"  # the actor of everything the scheduled jobs do
+
+
 def _newest_live(row: ModelVersion) -> dict[str, tuple[float, dt.datetime]]:
     newest = (Metric.select(Metric.key, fn.MAX(Metric.recorded_at).alias("at"))
               .where((Metric.version == row) & (Metric.source == "live"))
@@ -54,6 +57,16 @@ def load_subject(row: ModelVersion) -> rules.Subject:
 
 def stage_holder(model: RegisteredModel, stage: str) -> ModelVersion | None:
     return ModelVersion.get_or_none((ModelVersion.model == model) & (ModelVersion.stage == stage))
+
+
+def verdicts_since_taking_stage(holder: ModelVersion, stage: str) -> list[bool]:
+    """Passed or not for each stored evaluation of `holder` for `stage` since it took the stage,
+    newest first (the promotion's own evaluation included)."""
+    return [passed for (passed,) in
+            Evaluation.select(Evaluation.passed)
+            .where((Evaluation.version == holder) & (Evaluation.stage == stage)
+                   & (Evaluation.evaluated_at >= holder.stage_since))
+            .order_by(Evaluation.id.desc()).tuples()]
 
 
 def evaluation_view(model_name: str, record: Evaluation | dict) -> dict:

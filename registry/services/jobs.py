@@ -49,13 +49,19 @@ def run_fire(job: str, scheduled_for: dt.datetime, work: Callable[[], dict], *,
     """Claim the fire and run `work` once, recording its end, outcome, summary or error.
 
     Returns the run, or None when another worker claimed the fire. A failing `work` is recorded
-    as `failed` with its error and logged, never raised: the scheduler must keep firing.
+    as `failed` with its error and logged, never raised: the scheduler must keep firing. Work
+    that carried on past some failures lists them (as text) under `errors` in its summary: the run is
+    then `failed` too, with its summary kept.
     """
     run = claim_fire(job, scheduled_for, worker=worker)
     if run is None:
         return None
     try:
-        run.summary, run.outcome = work(), "succeeded"
+        run.summary = work()
+        problems = run.summary.get("errors")
+        run.outcome = "failed" if problems else "succeeded"
+        if problems:
+            run.error = "; ".join(map(str, problems))[:ERROR_CHARS]
     except Exception as exc:  # noqa: BLE001 - any failure is the run's outcome
         log.exception("scheduled job %s (fire %s) failed", job, scheduled_for.isoformat())
         run.outcome = "failed"

@@ -6,8 +6,9 @@ import logging
 
 from registry.db import write_transaction
 from registry.domain.errors import DomainError, ModelNotFound
-from registry.models import HELD_STAGES, Evaluation, ModelVersion, RegisteredModel
-from registry.services.evaluations import evaluate_row, stage_holder
+from registry.models import HELD_STAGES, ModelVersion, RegisteredModel
+from registry.services.evaluations import (SCHEDULER, evaluate_row, stage_holder,
+                                           verdicts_since_taking_stage)
 from registry.services.events import append_event
 from registry.services.lookup import find_model
 from registry.services.stages import Precondition, rollback
@@ -15,18 +16,7 @@ from registry.services.timefmt import utcnow
 from registry.storage import ArtifactStore
 
 log = logging.getLogger(__name__)
-SCHEDULER = "scheduler"
 REASON_CHARS = 1000
-
-
-def _verdicts_since_taking_stage(holder: ModelVersion, stage: str) -> list[bool]:
-    """Passed or not for each stored evaluation of `holder` for `stage` since it took the
-    stage, newest first (the promotion's own evaluation included)."""
-    return [passed for (passed,) in
-            Evaluation.select(Evaluation.passed)
-            .where((Evaluation.version == holder) & (Evaluation.stage == stage)
-                   & (Evaluation.evaluated_at >= holder.stage_since))
-            .order_by(Evaluation.id.desc()).tuples()]
 
 
 def _failures(evaluation: dict) -> list[str]:
@@ -54,7 +44,7 @@ def reevaluate_model(name: str, *, store: ArtifactStore, now: dt.datetime | None
             holder = stage_holder(model, stage)
             if holder is None:
                 continue
-            earlier = _verdicts_since_taking_stage(holder, stage)
+            earlier = verdicts_since_taking_stage(holder, stage)
             view = evaluate_row(model, holder, stage, trigger="scheduled", actor=SCHEDULER, now=now)
             outcome["evaluations"][stage] = {"version": holder.version, "id": view["id"],
                                              "passed": view["passed"]}
@@ -94,17 +84,22 @@ def _roll_back(name: str, evaluation: dict, *, store: ArtifactStore) -> dict:
 
 def reevaluate_all(*, store: ArtifactStore, now: dt.datetime | None = None) -> dict:
     """Re-evaluate every model that has a staging or production holder, one transaction per
-    model (see reevaluate_model). Returns counts and the models degraded or rolled back."""
+    model (see reevaluate_model). One model's failure is logged and listed under `errors`; the
+    others are still evaluated. Returns counts and the models degraded or rolled back."""
     names = [name for (name,) in
              RegisteredModel.select(RegisteredModel.name).join(ModelVersion)
              .where(ModelVersion.stage.in_(HELD_STAGES)).distinct()
              .order_by(RegisteredModel.name).tuples()]
     summary = {"models": 0, "evaluations": 0, "failing": [], "degraded": [], "rolled_back": [],
-               "rollback_failed": []}
+               "rollback_failed": [], "errors": []}
     for name in names:
         try:
             outcome = reevaluate_model(name, store=store, now=now)
         except ModelNotFound:  # deleted since the list was read
+            continue
+        except Exception as exc:  # noqa: BLE001 - one model must not stop the others
+            log.exception("re-evaluating %s failed", name)
+            summary["errors"].append(f"{name}: {type(exc).__name__}: {exc}")
             continue
         summary["models"] += 1
         summary["evaluations"] += len(outcome["evaluations"])

@@ -12,7 +12,8 @@ from registry.db import write_transaction
 from registry.domain.criteria import rule_kind
 from registry.domain.errors import NotFound
 from registry.models import Evaluation, RegisteredModel, Report, StageMove
-from registry.services.evaluations import evaluate_row, stage_holder
+from registry.services.evaluations import (SCHEDULER, evaluate_row, stage_holder,
+                                           verdicts_since_taking_stage)
 from registry.services.events import append_event
 from registry.services.lookup import find_model
 from registry.services.pages import Page, newest_first
@@ -63,12 +64,10 @@ def _trend(holder, current: dict, points: int) -> list[dict]:
 
 
 def _status(holder, current: dict) -> str:
+    """passing; degraded (fails now, passed since it took production); failing (never did)."""
     if current["passed"]:
         return "passing"
-    passed_since = (Evaluation.select().where(
-        (Evaluation.version == holder) & (Evaluation.stage == "production") & Evaluation.passed
-        & (Evaluation.evaluated_at >= holder.stage_since)).exists())
-    return "degraded" if passed_since else "failing"
+    return "degraded" if any(verdicts_since_taking_stage(holder, "production")) else "failing"
 
 
 def _move(move: StageMove) -> dict:
@@ -103,7 +102,7 @@ def _summary(sections: list[dict]) -> dict:
     return {"models": len(sections), **counts,
             "promotions": sum(m["action"] == "promote" for m in moves),
             "rollbacks": sum(m["action"] == "rollback" for m in moves),
-            "automatic_rollbacks": sum(m["action"] == "rollback" and m["actor"] == "scheduler"
+            "automatic_rollbacks": sum(m["action"] == "rollback" and m["actor"] == SCHEDULER
                                        for m in moves)}
 
 

@@ -142,3 +142,28 @@ def test_a_fire_is_recorded_as_a_run(backend):
     assert [r["id"] for r in runs] == [run["id"]]
     with database.connection_context():
         assert JobRun.select().count() == 1
+
+
+def test_one_broken_model_does_not_stop_the_others_and_the_run_says_failed(backend):
+    """Criteria stored by an older release in a shape this one cannot read: that model's
+    evaluation fails, the other models are still evaluated, the run is `failed` and keeps its
+    summary."""
+    from registry.app import create_app
+    from registry.models import CriteriaRevision, RegisteredModel
+
+    app = create_app({**backend, "schedule": {"reevaluate": "* * * * * *"}}, environ={})
+    client = app.test_client()
+    for name in ("broken", "fraud"):
+        create_model(client, name)
+        ready_version(client, name)
+        assert promote(client, name, version=1).status_code == 200
+    with database.connection_context():
+        CriteriaRevision.create(model=RegisteredModel.get(RegisteredModel.name == "broken"),
+                                revision=1, stages={"production": [{"metric": "auc"}]},
+                                actor="old release")
+    fire("reevaluate", app.config["MODELYARD"], app.extensions["modelyard_store"])
+    run = client.get("/api/v1/schedules/reevaluate/runs").json[0]
+    assert run["outcome"] == "failed" and run["error"].startswith("broken: ")
+    assert run["summary"]["models"] == 1 and run["summary"]["evaluations"] == 1
+    stored = client.get("/api/v1/models/fraud/versions/1/evaluations").json["items"][0]
+    assert stored["trigger"] == "scheduled"
