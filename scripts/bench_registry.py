@@ -34,8 +34,9 @@ def _version_body(rng: random.Random) -> dict:
                     "dataset": {"name": "tx", "digest": f"d{rng.randrange(10)}"}}}
 
 
-def register(url: str, total: int, clients: int) -> float:
-    """Versions/s registering `total` versions over `clients` concurrent connections."""
+def register(url: str, server_pid: int, total: int, clients: int) -> dict:
+    """Versions/s registering `total` versions over `clients` concurrent connections, with the
+    CPU the clients, the server and the machine used (see benchlib.cpu_use)."""
     per_client = total // clients
 
     def worker(index: int) -> None:
@@ -47,9 +48,9 @@ def register(url: str, total: int, clients: int) -> float:
                 response.raise_for_status()
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
+    with benchlib.cpu_use(server_pid) as cpu, ThreadPoolExecutor(clients) as pool:
         list(pool.map(worker, range(clients)))
-    return per_client * clients / (time.perf_counter() - started)
+    return {"per_s": round(per_client * clients / (time.perf_counter() - started), 1), **cpu}
 
 
 def bulk_seed(database_url: str, data_dir: str, total: int, seed: int = 7) -> None:
@@ -102,13 +103,13 @@ def search_latencies(url: str, rounds: int) -> dict:
 
 
 def run_backend(name: str, args) -> dict:
-    with benchlib.backend_server(name, args.pg_url) as (_process, url, data_dir, database_url):
+    with benchlib.backend_server(name, args.pg_url) as (process, url, data_dir, database_url):
         benchlib.session().post(f"{url}/api/v1/models", json={"name": "bench"}).raise_for_status()
-        rate = register(url, args.versions, args.clients)
+        registration = register(url, process.pid, args.versions, args.clients)
         benchlib.refresh_statistics(data_dir, database_url)
         latencies = search_latencies(url, args.searches)
     return {"backend": name, "versions": args.versions, "clients": args.clients,
-            "registrations_per_s": round(rate, 1),
+            "registrations_per_s": registration["per_s"], "registration_cpu": registration,
             "search_p50_ms": round(latencies["p50_ms"], 2),
             "search_p99_ms": round(latencies["p99_ms"], 2)}
 

@@ -83,6 +83,42 @@ def worker_cpu_s(pid: int) -> list[float]:
     return [cpu_s(one) for one in tree_pids(pid)]
 
 
+def machine_cpu() -> list[int]:
+    """The machine's CPU time so far, in ticks: user, nice, system, idle, iowait, irq, softirq,
+    steal (/proc/stat)."""
+    return [int(ticks) for ticks in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def machine_share(before: list[int], after: list[int]) -> dict:
+    """How busy every core was between two machine_cpu() readings, and the share the hypervisor
+    stole: a high steal means this run's figures say more about the host than the code."""
+    used = [late - early for early, late in zip(before, after)]
+    total = sum(used) or 1
+    return {"machine_busy_pct": round(100 * (total - used[3] - used[4]) / total),
+            "steal_pct": round(100 * used[7] / total, 1)}
+
+
+@contextmanager
+def cpu_use(server_pid: int):
+    """Yields a dict that, once the block ends, holds the CPU used while it ran by this process
+    (the load generator) and by the server, in % of one core, and the machine's share."""
+    figures: dict = {}
+    started, client, machine = time.monotonic(), time.process_time(), machine_cpu()
+    server = sum(worker_cpu_s(server_pid))
+    yield figures
+    elapsed = time.monotonic() - started
+    figures.update(client_cpu_pct=round(100 * (time.process_time() - client) / elapsed),
+                   server_cpu_pct=round(100 * (sum(worker_cpu_s(server_pid)) - server) / elapsed),
+                   **machine_share(machine, machine_cpu()))
+
+
+def reference_loop_us() -> float:
+    """Microseconds for `sum(range(1000))`, best of 5: how fast this machine runs Python today
+    (host CPUs differ from run to run, and every figure scales with it)."""
+    import timeit
+    return round(min(timeit.repeat("sum(range(1000))", number=20_000, repeat=5)) / 20_000 * 1e6, 1)
+
+
 def tree_rss_kib(pid: int, key: str) -> int:
     """Sum of `key` (VmRSS or VmHWM) over the gunicorn master and its workers."""
     total = 0
@@ -127,9 +163,9 @@ def server(data_dir: str, database_url: str = "", app: str = "registry.wsgi:app"
         for _ in range(300):  # both workers booted and answering
             try:
                 if len(tree_pids(process.pid)) == 3 and requests.get(f"{url}/healthz",
-                                                                     timeout=1).ok:
+                                                                     timeout=5).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or a worker still booting
                 pass
             time.sleep(0.1)
         else:
@@ -168,9 +204,11 @@ def _wrk_once(url: str, connections: int, seconds: int, server_pid: int | None,
     header_args = [arg for header in (AUTH_HEADER, *headers) for arg in ("-H", header)]
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = worker_cpu_s(server_pid) if server_pid else []
+    machine_before = machine_cpu()
     output = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
                              *header_args, url], check=True, capture_output=True, text=True).stdout
     client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    machine = machine_share(machine_before, machine_cpu())
     server_used = [after - before for before, after in
                    zip(server_before, worker_cpu_s(server_pid))] if server_pid else []
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
@@ -182,7 +220,8 @@ def _wrk_once(url: str, connections: int, seconds: int, server_pid: int | None,
             "errors": int(non_2xx[1]) if non_2xx else 0,
             "client_cpu_pct": round(100 * client_cpu / seconds, 1),
             "server_cpu_pct": round(100 * sum(server_used) / seconds, 1) if server_used else None,
-            "worker_cpu_pct": [round(100 * used / seconds) for used in server_used[1:]]}
+            "worker_cpu_pct": [round(100 * used / seconds) for used in server_used[1:]],
+            **machine}
 
 
 def wrk(url: str, *, connections: int = 16, seconds: int = 10, server_pid: int | None = None,

@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import json
 
+from registry.db import insert_rows
 from registry.models import AuditRecord, Counter, Event
 from registry.services.context import request_facts
 from registry.services.pages import Page, newest_first
@@ -38,7 +39,7 @@ def record(event: Event) -> None:
                       request_id=facts.get("request_id"), client_address=facts.get("client"),
                       summary=event.data, previous_hash=last.hash if last else GENESIS)
     row.hash = chain_hash(row.previous_hash, _fields(row))
-    row.save(force_insert=True)
+    insert_rows(AuditRecord, [row.__data__])
 
 
 def view(row: AuditRecord) -> dict:

@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from registry.db import database
+from registry.db import database, insert_rows
 from registry.models import Counter, Event, ModelVersion, RegisteredModel
 from registry.services import audit
 from registry.services.timefmt import rfc3339, utcnow
@@ -37,8 +37,9 @@ def append_event(type_: str, *, actor: str, model: str | None = None, version: i
     seq = (Counter.update(value=Counter.value + 1).where(Counter.name == EVENT_SEQ)
            .returning(Counter.value).execute())[0].value
     at = now or utcnow()
-    event = Event.create(seq=seq, event_id=str(uuid.uuid4()), type=type_, model=model,
-                         version=version, actor=actor, at=at, data=data or {})
+    event = Event(seq=seq, event_id=str(uuid.uuid4()), type=type_, model=model,
+                  version=version, actor=actor, at=at, data=data or {})
+    insert_rows(Event, [event.__data__])
     audit.record(event)
     outbox.enqueue(event_view(event), at=at, production_version=lambda: _production(model))
     database.after_commit(_wake_waiters)

@@ -6,7 +6,7 @@ from typing import Mapping
 
 from peewee import EXCLUDED
 
-from registry.db import write_transaction
+from registry.db import insert_rows, write_transaction
 from registry.domain.errors import InvalidInput
 from registry.models import Metric, MetricValue, ModelVersion
 from registry.services.events import append_event
@@ -21,8 +21,8 @@ def insert_metrics(row: ModelVersion, metrics: Mapping[str, float], *, source: s
     where the newest recorded value wins (live values stay history-only)."""
     if not metrics:
         return
-    Metric.insert_many([{"version": row.id, "key": key, "value": value, "source": source,
-                         "recorded_at": recorded_at} for key, value in metrics.items()]).execute()
+    insert_rows(Metric, [{"version": row.id, "key": key, "value": value, "source": source,
+                          "recorded_at": recorded_at} for key, value in metrics.items()])
     if source == "live":
         return
     (MetricValue.insert_many([{"version": row.id, "key": key, "value": value,

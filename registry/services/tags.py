@@ -6,6 +6,7 @@ from typing import Mapping
 
 from peewee import ForeignKeyField, Model
 
+from registry.db import insert_rows
 from registry.models import ModelTag, VersionTag
 
 TagTable = type[ModelTag] | type[VersionTag]
@@ -38,5 +39,5 @@ def insert_tags(table: TagTable, owner: Model, tags: Mapping[str, str]) -> None:
     """Tags of a new owner, in one statement."""
     if tags:
         owner_field = _owner_field(table)
-        table.insert_many([{owner_field.name: owner.id, "key": key, "value": value}
-                           for key, value in tags.items()]).execute()
+        insert_rows(table, [{owner_field.name: owner.id, "key": key, "value": value}
+                            for key, value in tags.items()])

@@ -5,7 +5,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 
-from registry.db import write_transaction
+from registry.db import insert_rows, write_transaction
 from registry.domain.errors import Forbidden, InvalidInput, StageConflict
 from registry.models import (HELD_STAGES, RUN_COLUMNS, Metric, MetricValue, ModelVersion, Param,
                              RegisteredModel, StageMove, VersionFile, VersionTag)
@@ -102,10 +102,12 @@ def _create_row(model: RegisteredModel, number: int, spec: dict, now: dt.datetim
                            errors={"parent_version": ["no such version of this model"]})
     run = spec.get("run") or {}
     columns = {column: _dig(run, path) for column, path in RUN_COLUMNS.items()}
-    return ModelVersion.create(model=model.id, version=number,
-                               description=spec.get("description", ""),
-                               source_uri=spec.get("source_uri"), parent_version=parent,
-                               created_at=now, updated_at=now, **columns)
+    fields = dict(model=model.id, version=number, description=spec.get("description", ""),
+                  source_uri=spec.get("source_uri"), parent_version=parent, created_at=now,
+                  updated_at=now, **columns)
+    row = ModelVersion(**fields)
+    row.id = insert_rows(ModelVersion, [row.__data__], returning_id=True)[0]
+    return row
 
 
 def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: str,
@@ -116,7 +118,7 @@ def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: s
     params, metrics, tags = run.get("params") or {}, run.get("metrics") or {}, spec.get("tags") or {}
     insert_tags(VersionTag, row, tags)
     if params:
-        Param.insert_many([_param_row(row, key, value) for key, value in params.items()]).execute()
+        insert_rows(Param, [_param_row(row, key, value) for key, value in params.items()])
     insert_metrics(row, metrics, source="training", recorded_at=now)
     view = {"model": model.name, "version": number, "description": row.description,
             "tags": dict(tags), "status": row.status, "stage": row.stage, "stage_since": None,

@@ -30,9 +30,9 @@ def running(command: list[str], url: str, env: dict | None = None, timeout: floa
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if requests.get(f"{url}/healthz", timeout=1).ok:
+                if requests.get(f"{url}/healthz", timeout=5).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or too busy booting to answer
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 log.seek(0)
