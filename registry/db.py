@@ -92,17 +92,18 @@ def fetch_prepared(name: str, sql: str, params: tuple) -> list[tuple]:
     return database.execute_sql(f"EXECUTE {name} ({placeholders})", params).fetchall()
 
 
+Statement = tuple[str, list]
 _insert_sql: dict[tuple, str] = {}
 
 
-def insert_rows(table: type[Model], rows: list[dict], *, returning_id: bool = False) -> list:
-    """INSERT `rows` (dicts keyed by field name, all with the same keys; fields with a default
-    may be left out) in one statement; returns the new ids when `returning_id`.
+def insert_statement(table: type[Model], rows: list[dict], *,
+                     returning_id: bool = False) -> Statement:
+    """The INSERT of `rows` (dicts keyed by field name, all with the same keys; fields with a
+    default may be left out) as one statement, like `table.insert_many(rows)`.
 
-    Equivalent to `table.insert_many(rows)`, but the statement text is built once per table,
-    columns and row count: peewee assembles it node by node on every call, which was a third of a
-    registration's CPU (cProfile), spent while the model's and the event counter's rows are
-    locked."""
+    Its text is built once per table, columns and row count: peewee assembles it node by node on
+    every call, which was a third of a registration's CPU (cProfile), spent while the model's
+    and the event counter's rows are locked."""
     fields, defaults = table._meta.fields, table._meta.defaults.items()
     rows = [{**{field.name: default() if callable(default) else default
                 for field, default in defaults if field.name not in row}, **row} for row in rows]
@@ -115,9 +116,26 @@ def insert_rows(table: type[Model], rows: list[dict], *, returning_id: bool = Fa
         returning = f' RETURNING "{table._meta.primary_key.column_name}"' if returning_id else ""
         sql = _insert_sql[shape] = (f'INSERT INTO "{table._meta.table_name}" ({columns}) '
                                     f"VALUES {values}{returning}")
-    params = [fields[name].db_value(row[name]) for row in rows for name in names]
-    cursor = database.execute_sql(sql, params)
+    return sql, [fields[name].db_value(row[name]) for row in rows for name in names]
+
+
+def insert_rows(table: type[Model], rows: list[dict], *, returning_id: bool = False) -> list:
+    """Run insert_statement(table, rows); returns the new ids when `returning_id`."""
+    cursor = database.execute_sql(*insert_statement(table, rows, returning_id=returning_id))
     return [found[0] for found in cursor.fetchall()] if returning_id else []
+
+
+def execute_together(statements: list[Statement | None]) -> None:
+    """Run statements whose rows nobody reads, in order, skipping None. PostgreSQL gets them in
+    one round trip (psycopg2 sends a `;`-separated string): each round trip inside a use case's
+    transaction lengthens the row locks it holds. SQLite runs in-process, one call each."""
+    statements = [statement for statement in statements if statement]
+    if is_postgres() and len(statements) > 1:
+        database.execute_sql("; ".join(sql for sql, _ in statements),
+                             [value for _, params in statements for value in params])
+        return
+    for sql, params in statements:
+        database.execute_sql(sql, params)
 
 
 def analyze() -> None:

@@ -54,17 +54,25 @@ def payload(event: dict, production_version: int | None) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def enqueue(event: dict, *, at: dt.datetime, production_version: Callable[[], int | None]) -> int:
-    """Write a pending delivery for every active subscription that wants `event` (its public
-    view), inside the caller's transaction; returns how many. `production_version` is called
-    only when someone listens."""
+def subscribers(event_type: str, model: str | None) -> list[WebhookSubscription]:
+    """The active subscriptions that want an event, read inside the event's transaction under
+    the subscriptions' shared lock (held to commit). Call it before the event counter's row is
+    locked: a subscription change takes this lock first and the counter second, and the
+    opposite order deadlocks against it."""
     if database.transaction_depth() == 0:
-        raise RuntimeError("enqueue must run inside the event's transaction")
-    if event["type"].startswith(INTERNAL_EVENTS):
-        return 0
+        raise RuntimeError("subscribers must be read inside the event's transaction")
+    if event_type.startswith(INTERNAL_EVENTS):
+        return []
     lock_subscriptions(exclusive=False)
-    targets = [s for s in WebhookSubscription.select().where(WebhookSubscription.active)
-               if matches(s, event["type"], event["model"])]
+    return [s for s in WebhookSubscription.select().where(WebhookSubscription.active)
+            if matches(s, event_type, model)]
+
+
+def enqueue(event: dict, targets: list[WebhookSubscription], *, at: dt.datetime,
+            production_version: Callable[[], int | None]) -> int:
+    """Write a pending delivery of `event` (its public view) for each of `targets` (from
+    subscribers()), inside the caller's transaction; returns how many. `production_version` is
+    called only when someone listens."""
     if not targets:
         return 0
     body = payload(event, production_version())

@@ -5,7 +5,7 @@ import datetime as dt
 import hashlib
 import json
 
-from registry.db import insert_rows
+from registry.db import Statement, insert_statement
 from registry.models import AuditRecord, Counter, Event
 from registry.services.context import request_facts
 from registry.services.pages import Page, newest_first
@@ -29,9 +29,9 @@ def chain_hash(previous_hash: str, fields: dict) -> str:
     return hashlib.sha256(previous_hash.encode() + _canonical(fields)).hexdigest()
 
 
-def record(event: Event) -> None:
-    """Append the audit record of `event`, inside its transaction (the event counter's row
-    lock is held, so records chain in seq order)."""
+def record_statement(event: Event) -> Statement:
+    """The statement that appends the audit record of `event`, to run inside its transaction
+    (the event counter's row lock is held, so records chain in seq order)."""
     facts = request_facts.get()
     last = AuditRecord.select(AuditRecord.hash).order_by(AuditRecord.seq.desc()).first()
     row = AuditRecord(seq=event.seq, at=event.at, actor=event.actor, action=event.type,
@@ -39,7 +39,7 @@ def record(event: Event) -> None:
                       request_id=facts.get("request_id"), client_address=facts.get("client"),
                       summary=event.data, previous_hash=last.hash if last else GENESIS)
     row.hash = chain_hash(row.previous_hash, _fields(row))
-    insert_rows(AuditRecord, [row.__data__])
+    return insert_statement(AuditRecord, [row.__data__])
 
 
 def view(row: AuditRecord) -> dict:

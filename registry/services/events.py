@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from registry.db import database, insert_rows
+from registry.db import database, execute_together, insert_statement
 from registry.models import Counter, Event, ModelVersion, RegisteredModel
 from registry.services import audit
 from registry.services.timefmt import rfc3339, utcnow
@@ -34,14 +34,15 @@ def append_event(type_: str, *, actor: str, model: str | None = None, version: i
     """
     if database.transaction_depth() == 0:
         raise RuntimeError("append_event must run inside the mutation's transaction")
+    targets = outbox.subscribers(type_, model)
     seq = (Counter.update(value=Counter.value + 1).where(Counter.name == EVENT_SEQ)
            .returning(Counter.value).execute())[0].value
     at = now or utcnow()
     event = Event(seq=seq, event_id=str(uuid.uuid4()), type=type_, model=model,
                   version=version, actor=actor, at=at, data=data or {})
-    insert_rows(Event, [event.__data__])
-    audit.record(event)
-    outbox.enqueue(event_view(event), at=at, production_version=lambda: _production(model))
+    execute_together([insert_statement(Event, [event.__data__]), audit.record_statement(event)])
+    outbox.enqueue(event_view(event), targets, at=at,
+                   production_version=lambda: _production(model))
     database.after_commit(_wake_waiters)
     return event
 

@@ -6,7 +6,7 @@ from typing import Mapping
 
 from peewee import EXCLUDED
 
-from registry.db import insert_rows, write_transaction
+from registry.db import Statement, execute_together, insert_statement, write_transaction
 from registry.domain.errors import InvalidInput
 from registry.models import Metric, MetricValue, ModelVersion
 from registry.services.events import append_event
@@ -15,23 +15,26 @@ from registry.services.pages import Page, decode_cursor, encode_cursor
 from registry.services.timefmt import rfc3339, utcnow
 
 
-def insert_metrics(row: ModelVersion, metrics: Mapping[str, float], *, source: str,
-                   recorded_at: dt.datetime) -> None:
-    """Append history rows; training and evaluation values also refresh the search index,
-    where the newest recorded value wins (live values stay history-only)."""
+def metric_statements(row: ModelVersion, metrics: Mapping[str, float], *, source: str,
+                      recorded_at: dt.datetime) -> list[Statement]:
+    """The statements that append history rows; training and evaluation values also refresh the
+    search index, where the newest recorded value wins (live values stay history-only)."""
     if not metrics:
-        return
-    insert_rows(Metric, [{"version": row.id, "key": key, "value": value, "source": source,
-                          "recorded_at": recorded_at} for key, value in metrics.items()])
+        return []
+    history = insert_statement(Metric, [{"version": row.id, "key": key, "value": value,
+                                         "source": source, "recorded_at": recorded_at}
+                                        for key, value in metrics.items()])
     if source == "live":
-        return
-    (MetricValue.insert_many([{"version": row.id, "key": key, "value": value,
-                               "recorded_at": recorded_at} for key, value in metrics.items()])
-     .on_conflict(conflict_target=[MetricValue.version, MetricValue.key],
-                  update={MetricValue.value: EXCLUDED.value,
-                          MetricValue.recorded_at: EXCLUDED.recorded_at},
-                  where=(MetricValue.recorded_at <= EXCLUDED.recorded_at))
-     .execute())
+        return [history]
+    index = (MetricValue.insert_many([{"version": row.id, "key": key, "value": value,
+                                       "recorded_at": recorded_at}
+                                      for key, value in metrics.items()])
+             .on_conflict(conflict_target=[MetricValue.version, MetricValue.key],
+                          update={MetricValue.value: EXCLUDED.value,
+                                  MetricValue.recorded_at: EXCLUDED.recorded_at},
+                          where=(MetricValue.recorded_at <= EXCLUDED.recorded_at))
+             .as_rowcount().sql())
+    return [history, index]
 
 
 def record_metrics(model_name: str, number: int, metrics: Mapping[str, float], *, source: str,
@@ -47,7 +50,7 @@ def record_metrics(model_name: str, number: int, metrics: Mapping[str, float], *
     with write_transaction():
         model = find_model(model_name, for_update=True)
         row = find_version(model, number)
-        insert_metrics(row, metrics, source=source, recorded_at=recorded_at)
+        execute_together(metric_statements(row, metrics, source=source, recorded_at=recorded_at))
         append_event("metrics.recorded", actor=actor, model=model.name, version=number, now=now,
                      data={"metrics": dict(metrics), "source": source,
                            "recorded_at": rfc3339(recorded_at)})

@@ -6,7 +6,7 @@ from typing import Mapping
 
 from peewee import ForeignKeyField, Model
 
-from registry.db import insert_rows
+from registry.db import Statement, insert_statement
 from registry.models import ModelTag, VersionTag
 
 TagTable = type[ModelTag] | type[VersionTag]
@@ -35,9 +35,10 @@ def patch_tags(table: TagTable, owner: Model, patch: Mapping[str, str | None]) -
             table.create(**{owner_field.name: owner.id, "key": key, "value": value})
 
 
-def insert_tags(table: TagTable, owner: Model, tags: Mapping[str, str]) -> None:
-    """Tags of a new owner, in one statement."""
-    if tags:
-        owner_field = _owner_field(table)
-        insert_rows(table, [{owner_field.name: owner.id, "key": key, "value": value}
-                            for key, value in tags.items()])
+def tags_statement(table: TagTable, owner: Model, tags: Mapping[str, str]) -> Statement | None:
+    """The one statement that stores the tags of a new owner (None when there are none)."""
+    if not tags:
+        return None
+    owner_field = _owner_field(table)
+    return insert_statement(table, [{owner_field.name: owner.id, "key": key, "value": value}
+                                    for key, value in tags.items()])

@@ -5,16 +5,16 @@ import datetime as dt
 import json
 from collections import defaultdict
 
-from registry.db import insert_rows, write_transaction
+from registry.db import execute_together, insert_rows, insert_statement, write_transaction
 from registry.domain.errors import Forbidden, InvalidInput, StageConflict
 from registry.models import (HELD_STAGES, RUN_COLUMNS, Metric, MetricValue, ModelVersion, Param,
                              RegisteredModel, StageMove, VersionFile, VersionTag)
 from registry.services import idempotency
 from registry.services.evaluations import latest_evaluations
 from registry.services.events import append_event
-from registry.services.metrics import insert_metrics
+from registry.services.metrics import metric_statements
 from registry.services.lookup import allocate_version_number, find_model, find_version
-from registry.services.tags import insert_tags, load_tags, patch_tags
+from registry.services.tags import load_tags, patch_tags, tags_statement
 from registry.services.timefmt import rfc3339, utcnow
 
 
@@ -116,10 +116,11 @@ def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: s
     row = _create_row(model, number, spec, now)
     run = spec.get("run") or {}
     params, metrics, tags = run.get("params") or {}, run.get("metrics") or {}, spec.get("tags") or {}
-    insert_tags(VersionTag, row, tags)
-    if params:
-        insert_rows(Param, [_param_row(row, key, value) for key, value in params.items()])
-    insert_metrics(row, metrics, source="training", recorded_at=now)
+    execute_together([
+        tags_statement(VersionTag, row, tags),
+        insert_statement(Param, [_param_row(row, key, value) for key, value in params.items()])
+        if params else None,
+        *metric_statements(row, metrics, source="training", recorded_at=now)])
     view = {"model": model.name, "version": number, "description": row.description,
             "tags": dict(tags), "status": row.status, "stage": row.stage, "stage_since": None,
             "rolled_back": False, "source_uri": row.source_uri, "parent_version": row.parent_version,
