@@ -7,6 +7,7 @@ RUN useradd --create-home --uid 10001 modelyard \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY registry ./registry
+COPY webhooks ./webhooks
 COPY config ./config
 RUN pip install --no-cache-dir -e .
 
