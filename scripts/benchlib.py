@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -115,7 +116,6 @@ def cpu_use(server_pid: int):
 def reference_loop_us() -> float:
     """Microseconds for `sum(range(1000))`, best of 5: how fast this machine runs Python today
     (host CPUs differ from run to run, and every figure scales with it)."""
-    import timeit
     return round(min(timeit.repeat("sum(range(1000))", number=20_000, repeat=5)) / 20_000 * 1e6, 1)
 
 

@@ -102,10 +102,9 @@ def _create_row(model: RegisteredModel, number: int, spec: dict, now: dt.datetim
                            errors={"parent_version": ["no such version of this model"]})
     run = spec.get("run") or {}
     columns = {column: _dig(run, path) for column, path in RUN_COLUMNS.items()}
-    fields = dict(model=model.id, version=number, description=spec.get("description", ""),
-                  source_uri=spec.get("source_uri"), parent_version=parent, created_at=now,
-                  updated_at=now, **columns)
-    row = ModelVersion(**fields)
+    row = ModelVersion(model=model.id, version=number, description=spec.get("description", ""),
+                       source_uri=spec.get("source_uri"), parent_version=parent, created_at=now,
+                       updated_at=now, **columns)
     row.id = insert_rows(ModelVersion, [row.__data__], returning_id=True)[0]
     return row
 
