@@ -5,11 +5,12 @@ outbox row joins the caller's transaction.
 """
 from __future__ import annotations
 
+import json
 import urllib.parse
 import weakref
 from pathlib import Path
 
-from peewee import Database, Model, PostgresqlDatabase, Query, SqliteDatabase
+from peewee import SQL, Database, Expression, Field, Model, PostgresqlDatabase, Query, SqliteDatabase
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from webhooks.db import database, is_postgres  # noqa: F401  (one proxy shared with webhooks/)
@@ -136,6 +137,15 @@ def execute_together(statements: list[Statement | None]) -> None:
         return
     for sql, params in statements:
         database.execute_sql(sql, params)
+
+
+def among(column: Field, ids: list[int]) -> Expression:
+    """`column IN ids` with the ids as one parameter (an array on PostgreSQL, a JSON list on
+    SQLite), so a page's batch loads do not build one SQL node per id: with 50 ids that was
+    most of the cost of a search's SQL text (cProfile)."""
+    if is_postgres():
+        return column == SQL("ANY(%s)", [list(ids)])
+    return column.in_(SQL("(SELECT value FROM json_each(?))", [json.dumps(list(ids))]))
 
 
 def analyze() -> None:

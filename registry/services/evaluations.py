@@ -7,7 +7,7 @@ import json
 
 from peewee import fn
 
-from registry.db import write_transaction
+from registry.db import among, write_transaction
 from registry.domain import criteria as rules
 from registry.domain.criteria import CRITERIA_STAGES
 from registry.models import (RUN_COLUMNS, Evaluation, Metric, MetricValue, ModelVersion, Param,
@@ -152,7 +152,7 @@ def list_evaluations(model_name: str, number: int, *, stage: str | None = None, 
 def latest_evaluations(rows: list[ModelVersion], model_names: dict[int, str]) -> dict[int, dict]:
     """version id -> {stage: newest evaluation view}, in two queries whatever the count."""
     ids = [row.id for row in rows]
-    newest = (Evaluation.select(fn.MAX(Evaluation.id)).where(Evaluation.version.in_(ids))
+    newest = (Evaluation.select(fn.MAX(Evaluation.id)).where(among(Evaluation.version, ids))
               .group_by(Evaluation.version, Evaluation.stage))
     by_id = {row.id: row for row in rows}
     latest: dict[int, dict] = {row.id: {} for row in rows}

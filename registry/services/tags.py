@@ -6,7 +6,7 @@ from typing import Mapping
 
 from peewee import ForeignKeyField, Model
 
-from registry.db import Statement, insert_statement
+from registry.db import Statement, among, insert_statement
 from registry.models import ModelTag, VersionTag
 
 TagTable = type[ModelTag] | type[VersionTag]
@@ -21,7 +21,7 @@ def load_tags(table: TagTable, owner_ids: list[int]) -> dict[int, dict[str, str]
     owner = _owner_field(table)
     found: dict[int, dict[str, str]] = defaultdict(dict)
     if owner_ids:
-        for row in table.select(owner, table.key, table.value).where(owner.in_(owner_ids)).tuples():
+        for row in table.select(owner, table.key, table.value).where(among(owner, owner_ids)).tuples():
             found[row[0]][row[1]] = row[2]
     return found
 

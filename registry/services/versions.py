@@ -5,7 +5,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 
-from registry.db import execute_together, insert_rows, insert_statement, write_transaction
+from registry.db import among, execute_together, insert_rows, insert_statement, write_transaction
 from registry.domain.errors import Forbidden, InvalidInput, StageConflict
 from registry.models import (HELD_STAGES, RUN_COLUMNS, Metric, MetricValue, ModelVersion, Param,
                              RegisteredModel, StageMove, VersionFile, VersionTag)
@@ -41,11 +41,11 @@ def _batch_metrics(ids: list[int]) -> tuple[dict, dict]:
     current: dict[int, dict] = defaultdict(dict)
     for version_id, key, value in (MetricValue.select(MetricValue.version, MetricValue.key,
                                                       MetricValue.value)
-                                   .where(MetricValue.version.in_(ids)).tuples()):
+                                   .where(among(MetricValue.version, ids)).tuples()):
         current[version_id][key] = value
     training: dict[int, dict] = defaultdict(dict)
     for version_id, key, value in (Metric.select(Metric.version, Metric.key, Metric.value)
-                                   .where(Metric.version.in_(ids) & (Metric.source == "training"))
+                                   .where(among(Metric.version, ids) & (Metric.source == "training"))
                                    .order_by(Metric.recorded_at, Metric.id).tuples()):
         training[version_id][key] = value  # newest wins
     return current, training
@@ -60,7 +60,7 @@ def version_views(rows: list[ModelVersion], model_names: dict[int, str]) -> list
     tags = load_tags(VersionTag, ids)
     params: dict[int, dict] = defaultdict(dict)
     for version_id, key, value in (Param.select(Param.version, Param.key, Param.value_json)
-                                   .where(Param.version.in_(ids)).tuples()):
+                                   .where(among(Param.version, ids)).tuples()):
         params[version_id][key] = json.loads(value)
     current, training = _batch_metrics(ids)
     evaluations = latest_evaluations(rows, model_names)
@@ -68,7 +68,7 @@ def version_views(rows: list[ModelVersion], model_names: dict[int, str]) -> list
     for version_id, path, size, sha256 in (
             VersionFile.select(VersionFile.version, VersionFile.path, VersionFile.size,
                                VersionFile.sha256)
-            .where(VersionFile.version.in_(ids)).order_by(VersionFile.path).tuples()):
+            .where(among(VersionFile.version, ids)).order_by(VersionFile.path).tuples()):
         files[version_id].append({"path": path, "size": size, "sha256": sha256})
     return [{
         "model": model_names[row.model_id], "version": row.version,

@@ -124,3 +124,27 @@ def _cursor(position: dict) -> str:
 def test_tampered_cursors_are_422_not_500(catalog, path, position):
     separator = "&" if "?" in path else "?"
     assert_problem(catalog.get(f"{path}{separator}cursor={_cursor(position)}"), 422)
+
+
+def test_a_page_is_exactly_what_its_schema_would_send(client):
+    """Search pages skip marshmallow's dump for speed: they must equal the dumped page."""
+    from registry.api.schemas import VersionPageSchema
+    from tests.api.helpers import put_criteria, ready_version
+    create_model(client, "fraud")
+    put_criteria(client, production=[{"metric": "accuracy", "op": ">=", "threshold": 0.5}])
+    run = {"params": {"lr": 0.1, "layers": 3, "flag": True, "name": "x"},
+           "dataset": {"name": "tx", "digest": "d1", "version": "7"},
+           "code": {"repo": "git@x", "commit": "abc", "branch": "main"},
+           "environment": {"python": "3.11", "requirements": ["torch==2.13.0"]},
+           "id": "r1", "experiment": "e", "started_at": "2026-11-28T10:00:00Z"}
+    ready_version(client, metrics={"accuracy": 1, "loss": 0.25}, run=run, tags={"team": "risk"},
+                  description="first")
+    create_version(client, "fraud", run={"metrics": {"accuracy": 0.75}}, source_uri=None)
+    files = client.put("/api/v1/models/fraud/versions/2/files/model.bin", data=b"w")
+    assert files.status_code == 201
+    for path in ("/api/v1/models/fraud/versions?order_by=metrics.accuracy desc",
+                 "/api/v1/versions?filter=metrics.accuracy > 0.1&limit=1"):
+        sent = client.get(path)
+        assert sent.status_code == 200 and sent.mimetype == "application/json"
+        assert sent.json == VersionPageSchema().dump(sent.json)
+        assert sent.json["items"]
