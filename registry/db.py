@@ -10,7 +10,8 @@ import urllib.parse
 import weakref
 from pathlib import Path
 
-from peewee import SQL, Database, Expression, Field, Model, PostgresqlDatabase, Query, SqliteDatabase
+from peewee import (SQL, Database, Expression, Field, Model, PostgresqlDatabase, Query,
+                    SqliteDatabase)
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from webhooks.db import database, is_postgres  # noqa: F401  (one proxy shared with webhooks/)
