@@ -32,11 +32,7 @@ def _reevaluate(config: dict, store: ArtifactStore) -> dict:
 
 
 def _report(config: dict, store: ArtifactStore) -> dict:
-    schedule = config["schedule"]
-    report = reports.generate_report(actor=SCHEDULER, trigger="scheduled",
-                                     period_days=schedule["report_period_days"],
-                                     trend_points=schedule["report_trend_points"],
-                                     public_url=config["server"]["public_url"])
+    report = reports.generate_configured(config, actor=SCHEDULER, trigger="scheduled")
     return {"report_id": report["id"], "summary": report["summary"]}
 
 
@@ -76,10 +72,10 @@ def build_scheduler(config: dict, store: ArtifactStore, *,
     schedule = config["schedule"]
     scheduler = scheduler_class(
         timezone=time_zone(schedule["timezone"]),
-        executors={"default": ThreadPoolExecutor(len(WORK))},
+        executors={"default": ThreadPoolExecutor(len(jobs.JOBS))},
         job_defaults={"coalesce": True, "max_instances": 1,
                       "misfire_grace_time": schedule["misfire_grace_s"]})
-    for job in WORK:
+    for job in jobs.JOBS:
         if schedule[job]:
             scheduler.add_job(fire, parse_cron(schedule[job], schedule["timezone"]), id=job,
                               name=job, args=(job, config, store))

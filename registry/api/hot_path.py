@@ -24,9 +24,10 @@ from registry.api.auth import bearer_token
 from registry.api.guards import REQUEST_ID, SECURITY_HEADERS
 from registry.db import database
 from registry.domain.errors import DomainError
+from registry.domain.names import MODEL_NAME
 from registry.services import stages as stage_service
 
-PATH = re.compile(r"^/api/v1/models/([A-Za-z0-9][A-Za-z0-9._-]{0,127})/"
+PATH = re.compile(rf"^/api/v1/models/({MODEL_NAME.pattern.strip('^$')})/"
                   r"(?:(production)|stages/(staging|production))$")
 HEADERS = [(name, value) for name, value in SECURITY_HEADERS.items() if name != "Cache-Control"]
 

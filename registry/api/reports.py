@@ -89,12 +89,9 @@ class Reports(MethodView):
     @blp.response(201, ReportSchema)
     def post(self, body):
         """Generate a report now; the event report.generated announces it."""
-        config = _settings()
-        report = reports.generate_report(
-            actor=current_actor(), trigger="manual", models=body.get("models"),
-            period_days=body.get("period_days", config["schedule"]["report_period_days"]),
-            trend_points=config["schedule"]["report_trend_points"],
-            public_url=config["server"]["public_url"] or request.url_root)
+        report = reports.generate_configured(
+            _settings(), actor=current_actor(), trigger="manual", models=body.get("models"),
+            period_days=body.get("period_days"), public_url=request.url_root)
         return report, 201, {"Location": f"/api/v1/reports/{report['id']}"}
 
 

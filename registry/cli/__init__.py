@@ -246,21 +246,22 @@ def reports_run(models: tuple[str, ...], days: int | None, html: str | None) -> 
     from registry.domain.errors import DomainError
     from registry.report_formats import report_html
     from registry.services import criteria
-    from registry.services.reports import generate_report, report_link
+    from registry.services.reports import generate_configured, report_link
 
     config = _config()
     _open_registry(config)
     criteria.use_defaults(config["criteria"])
-    schedule = config["schedule"]
     try:
-        report = generate_report(actor="cli", trigger="manual", models=list(models) or None,
-                                 period_days=days or schedule["report_period_days"],
-                                 trend_points=schedule["report_trend_points"],
-                                 public_url=config["server"]["public_url"])
+        report = generate_configured(config, actor="cli", trigger="manual",
+                                     models=list(models) or None, period_days=days)
     except DomainError as exc:
         raise click.ClickException(exc.detail) from None
     if html:
-        Path(html).write_text(report_html(report), encoding="utf-8")
+        try:
+            Path(html).write_text(report_html(report), encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"report {report['id']} is stored, but {html} could "
+                                       f"not be written: {exc.strerror}") from None
     summary = report["summary"]
     click.echo(f"report {report['id']}: {summary['models']} model(s), {summary['passing']} passing, "
                f"{summary['degraded']} degraded, {summary['failing']} failing, "

@@ -50,8 +50,8 @@ def run_fire(job: str, scheduled_for: dt.datetime, work: Callable[[], dict], *,
 
     Returns the run, or None when another worker claimed the fire. A failing `work` is recorded
     as `failed` with its error and logged, never raised: the scheduler must keep firing. Work
-    that carried on past some failures lists them (as text) under `errors` in its summary: the run is
-    then `failed` too, with its summary kept.
+    that carried on past some failures lists them (as text) under `errors` in its summary: the
+    run is then `failed` too, with its summary kept.
     """
     run = claim_fire(job, scheduled_for, worker=worker)
     if run is None:

@@ -140,6 +140,18 @@ def generate_report(*, actor: str, trigger: str, period_days: int, trend_points:
     return report_view(report)
 
 
+def generate_configured(config: dict, *, actor: str, trigger: str,
+                        models: list[str] | None = None, period_days: int | None = None,
+                        public_url: str = "") -> dict:
+    """generate_report with the `schedule` and `server` settings filling in the period, the
+    trend length and the link's base URL the caller did not give. Raises ModelNotFound."""
+    schedule = config["schedule"]
+    return generate_report(actor=actor, trigger=trigger, models=models,
+                           period_days=period_days or schedule["report_period_days"],
+                           trend_points=schedule["report_trend_points"],
+                           public_url=config["server"]["public_url"] or public_url)
+
+
 def report_view(report: Report, *, body: bool = True) -> dict:
     view = {"id": report.id, "created_at": rfc3339(report.created_at),
             "period": {"start": rfc3339(report.period_start), "end": rfc3339(report.period_end)},

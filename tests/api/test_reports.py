@@ -150,3 +150,7 @@ def test_reports_run_from_the_command_line(backend, tmp_path, monkeypatch):
     assert "<svg" not in page.read_text() and "fraud" in page.read_text()
     missing = CliRunner().invoke(main, ["reports", "run", "--model", "nope"])
     assert missing.exit_code == 1 and "does not exist" in missing.output
+    unwritable = CliRunner().invoke(main, ["reports", "run", "--html",
+                                           str(tmp_path / "no-such-folder" / "r.html")])
+    assert unwritable.exit_code == 1 and unwritable.exception.__class__ is SystemExit
+    assert "report 2 is stored, but" in unwritable.output and "Traceback" not in unwritable.output
