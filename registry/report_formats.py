@@ -14,6 +14,8 @@ from functools import lru_cache
 import jinja2
 from markupsafe import Markup
 
+from registry.domain.criteria import rule_kind
+
 CSV_COLUMNS = ("report_id", "model", "status", "production_version", "since", "promoted_by",
                "criterion", "observed", "expected", "margin", "passed", "message")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -25,14 +27,17 @@ CHART_STYLE = {"background": "white", "plot_background": "white", "foreground": 
 
 def describe_rule(rule: dict) -> str:
     """A criterion in a few words, e.g. `live latency_ms <= 250 (at most 3600 s old)`."""
-    if "require" in rule:
+    kind = rule_kind(rule)
+    if kind == "require":
         return "records " + ", ".join(rule["require"])
-    if "compare_to" in rule:
+    if kind == "compare":
         allowed = rule.get("max_regression", 0)
         amount = f"{allowed * 100:g}%" if rule.get("relative") else f"{allowed:g}"
         better = "higher" if rule.get("higher_is_better", True) else "lower"
-        return f"{rule['metric']} no worse than production by more than {amount} ({better} is better)"
-    text = f"{'live ' if rule.get('source') == 'live' else ''}{rule['metric']} {rule['op']} {rule['threshold']:g}"
+        return (f"{rule['metric']} no worse than production by more than {amount} "
+                f"({better} is better)")
+    source = "live " if rule.get("source") == "live" else ""
+    text = f"{source}{rule['metric']} {rule['op']} {rule['threshold']:g}"
     return text + (f" (at most {rule['max_age_s']:g} s old)" if "max_age_s" in rule else "")
 
 
@@ -76,8 +81,8 @@ def trend_chart(line: dict) -> str:
     """An inline SVG line chart of one metric over time, with its bound as a second line."""
     import pygal  # imported when a page is drawn: it adds an import hook to the process
 
-    chart = pygal.DateTimeLine(js=[], style=pygal.style.Style(**CHART_STYLE), width=640, height=240, explicit_size=True,
-                               show_legend=True, legend_at_bottom=True, x_label_rotation=15,
+    chart = pygal.DateTimeLine(js=[], style=pygal.style.Style(**CHART_STYLE), width=640,
+                               height=240, explicit_size=True, show_legend=True, legend_at_bottom=True, x_label_rotation=15,
                                truncate_label=-1, dots_size=3, title=line["metric"],
                                show_minor_x_labels=False, x_labels_major_count=5,
                                show_minor_y_labels=False, y_labels_major_count=6,
