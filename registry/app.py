@@ -12,10 +12,9 @@ from prometheus_flask_exporter import PrometheusMetrics
 from registry.api import register_api
 from registry.api.hot_path import StageLookups
 from registry.config import load_config
-from registry.db import database, open_database
-from registry.migrate import upgrade
-from registry.services import criteria, tokens
-from registry.storage import open_store
+from registry.db import database
+from registry.services import tokens
+from registry.startup import open_registry
 from webhooks.secrets import load_or_create_key
 from webhooks.settings import Settings
 
@@ -59,14 +58,10 @@ def create_app(overrides: Mapping | None = None, *, environ: Mapping[str, str] |
     app.config["MAX_CONTENT_LENGTH"] = config["api"]["max_json_bytes"]
     app.json.sort_keys = False
     app.url_map.merge_slashes = False  # `files//etc/passwd` must be refused, not redirected
-    open_database(config)
-    criteria.use_defaults(config["criteria"])
-    if config["server"]["auto_migrate"]:
-        with database.connection_context():
-            upgrade()
+    store = open_registry(config, create=True)
     if config["auth"]["enabled"]:
         _bootstrap_token(config["auth"]["admin_token"])
-    app.extensions["modelyard_store"] = open_store(config)
+    app.extensions["modelyard_store"] = store
     app.extensions["modelyard_webhooks"] = webhook_settings(config)
     app.before_request(_open_connection)
     app.teardown_appcontext(_close_connection)

@@ -11,6 +11,7 @@ from registry.db import database, is_postgres
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 ADVISORY_LOCK_ID = 0x6D6F64656C  # "model": any constant shared by every process
+MIGRATION_TABLE = "schema_migration"  # where peewee's runner records what it applied
 
 
 def upgrade() -> list[str]:
@@ -23,7 +24,7 @@ def upgrade() -> list[str]:
     with database.atomic():
         if is_postgres():
             database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_ID,))
-        applied = Runner(database.obj, str(MIGRATIONS_DIR)).up()
+        applied = Runner(database.obj, str(MIGRATIONS_DIR), table_name=MIGRATION_TABLE).up()
     for name in applied:
         log.info("applied migration %s", name)
     return applied

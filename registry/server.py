@@ -4,8 +4,8 @@ from __future__ import annotations
 from gunicorn.app.base import BaseApplication
 
 from registry.app import create_app
-from registry.db import database, open_database
-from registry.migrate import upgrade
+from registry.buffered_worker import configured
+from registry.startup import open_registry
 from registry.process import prepare_serving_process
 from registry.worker import start_in_background
 from webhooks.dispatcher import Dispatcher
@@ -18,9 +18,15 @@ class _Server(BaseApplication):
 
     def load_config(self) -> None:
         server = self.modelyard_config["server"]
-        settings = {"bind": f"{server['host']}:{server['port']}", "worker_class": "gthread",
-                    "workers": 1, "threads": server["threads"], "accesslog": "-",
-                    "timeout": 120, "graceful_timeout": 30}
+        worker = configured(server["request_timeout_s"], self.modelyard_config["api"]["max_json_bytes"])
+        settings = {"bind": f"{server['host']}:{server['port']}", "worker_class": worker,
+                    "workers": server["workers"], "threads": server["threads"], "accesslog": "-",
+                    "timeout": 120, "graceful_timeout": 30,
+                    # the worker caps a request's head at 64 KiB, and the app answers an overlong
+                    # path with a problem; gunicorn's own limit would answer in HTML
+                    "limit_request_line": 0,
+                    # one control socket per user would be shared by every server on the host
+                    "control_socket_disable": True}
         for key, value in settings.items():
             self.cfg.set(key, value)
 
@@ -43,8 +49,5 @@ def run_server(config: dict) -> None:
     if not config["auth"]["enabled"] and config["server"]["host"] not in LOOPBACK:
         raise SystemExit(f"modelyard: auth.enabled is false, so the server will only listen on "
                          f"loopback, not on {config['server']['host']}")
-    if config["server"]["auto_migrate"]:
-        open_database(config)
-        with database.connection_context():
-            upgrade()
+    open_registry(config, create=True)  # once, before the workers: they then find it current
     _Server(config).run()

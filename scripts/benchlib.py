@@ -142,6 +142,10 @@ def backend_server(name: str, pg_url: str):
             yield process, url, data_dir, database_url
 
 
+# What `modelyard serve` runs; BENCH_WORKER_CLASS=gthread measures plain gunicorn for comparison.
+WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "registry.buffered_worker.BufferingWorker")
+
+
 @contextmanager
 def server(data_dir: str, database_url: str = "", app: str = "registry.wsgi:app",
            extra_args: tuple[str, ...] = ()):
@@ -154,7 +158,7 @@ def server(data_dir: str, database_url: str = "", app: str = "registry.wsgi:app"
                        capture_output=True)
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2", "--threads",
+        [sys.executable, "-m", "gunicorn", "-k", WORKER_CLASS, "-w", "2", "--threads",
          str(GTHREADS), "--reuse-port", "-b", f"127.0.0.1:{port}", *extra_args, app],
         env=env, cwd=Path(__file__).parent, stdout=subprocess.DEVNULL,
         stderr=log, start_new_session=True)

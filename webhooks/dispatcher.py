@@ -105,6 +105,8 @@ def record(delivery: Delivery, outcome: transport.Outcome, settings: Settings, *
         elif outcome.status_code == 410:
             current.status = "failed"
             _disable(subscription, "the receiver answered 410 Gone", now)
+        elif outcome.refused:  # the SSRF guard said no: the same URL will be refused again
+            current.status = "failed"
         else:
             delay = _next_delay(number - current.retry_base, outcome, settings, rng)
             if delay is None:

@@ -26,7 +26,12 @@ READ_CAP = 64 * 1024  # bytes read from a receiver's answer at most
 
 
 class Refused(Exception):
-    """The URL may not be called; the message says why (safe to show to the subscriber)."""
+    """The URL may not be called; the message says why (safe to show to the subscriber).
+    Final: a delivery refused so fails at once instead of being retried."""
+
+
+class Unresolvable(Exception):
+    """The host name has no address now; DNS may answer later, so a delivery is retried."""
 
 
 def _unmapped(address: ipaddress._BaseAddress) -> ipaddress._BaseAddress:
@@ -56,7 +61,21 @@ def check_url(url: str, settings: Settings) -> urllib.parse.SplitResult:
         parts.port
     except ValueError:
         raise Refused("the URL's port is not a number from 0 to 65535") from None
+    literal = _address_literal(parts.hostname)
+    if literal is not None:
+        check_address(literal, settings)
     return parts
+
+
+def _address_literal(host: str) -> str | None:
+    """The address an IP literal host stands for, in every spelling the resolver takes
+    (`2130706433`, `127.1`, `0x7f.0.0.1`, `::ffff:127.0.0.1`); None for a name. No DNS."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_NUMERICHOST)
+    except (socket.gaierror, UnicodeError, ValueError):
+        return None
+    return infos[0][4][0]
 
 
 def resolve(host: str, port: int, settings: Settings) -> list[tuple]:
@@ -64,7 +83,7 @@ def resolve(host: str, port: int, settings: Settings) -> list[tuple]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise Refused(f"cannot resolve {host!r}: {exc}") from None
+        raise Unresolvable(f"cannot resolve {host!r}: {exc}") from None
     for *_, sockaddr in infos:
         check_address(sockaddr[0], settings)
     return infos
@@ -117,6 +136,7 @@ class Outcome:
     latency_ms: int
     excerpt: str | None
     retry_after_s: float | None
+    refused: bool = False  # the guard refused the URL: retrying cannot help
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -155,7 +175,10 @@ def post(url: str, body: bytes, headers: dict, settings: Settings) -> Outcome:
                 return Outcome(response.status_code, None, latency, excerpt,
                                _retry_after(response.headers.get("Retry-After")))
     except Refused as exc:
-        error = f"refused: {exc}"
+        return Outcome(None, f"refused: {exc}", int((time.monotonic() - started) * 1000), None,
+                       None, refused=True)
+    except Unresolvable as exc:
+        error = str(exc)
     except requests.Timeout:
         error = "timed out"
     except requests.RequestException as exc:

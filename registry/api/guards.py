@@ -48,6 +48,14 @@ def _json_body() -> bool:
     return request.is_json and request.method in ("POST", "PATCH")
 
 
+MAX_PATH_CHARS = 2048  # the longest route (a file path of 1,024 characters) fits well within
+
+
+def _refuse_overlong_path() -> None:
+    if len(request.path) > MAX_PATH_CHARS:
+        abort(414, description=f"The path is longer than {MAX_PATH_CHARS} characters.")
+
+
 def _refuse_nul() -> None:
     """NUL cannot be stored in PostgreSQL text and is never meaningful in a name or filter."""
     in_query = any("\x00" in key or "\x00" in value
@@ -79,6 +87,7 @@ def install_guards(app: Flask, authenticate: Callable[[Flask], None]) -> None:
     """Request id first, then `authenticate` (so an anonymous caller learns nothing from body
     checks), then the body checks."""
     app.before_request(_assign_request_id)
+    app.before_request(_refuse_overlong_path)
     authenticate(app)
     app.before_request(_limit_json)
     app.before_request(_refuse_nul)

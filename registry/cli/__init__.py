@@ -39,19 +39,40 @@ def serve(host: str | None, port: int | None, data_dir: str | None) -> None:
     run_server(config)
 
 
+def data_dir_option(command):
+    """`--data-dir`, as `serve` takes it: the same resolution finds the same database."""
+    return click.option("--data-dir", type=click.Path(file_okay=False),
+                        help="The server's data folder (config server.data_dir), when the "
+                        "embedded SQLite database is used.")(command)
+
+
+def _open_registry(data_dir: str | None, *, create: bool = False, migrate: bool | None = None):
+    """(config, artifact store) of the registry `serve` would open with the same settings, with
+    this thread connected. Exits 2, naming the path, when that database does not exist."""
+    from registry.db import database
+    from registry.startup import RegistryMissing, open_registry
+
+    config = _config({"server": {"data_dir": data_dir}} if data_dir else None)
+    try:
+        store = open_registry(config, create=create, migrate=migrate)
+    except RegistryMissing as exc:
+        click.echo(f"modelyard: {exc}", err=True)
+        sys.exit(2)
+    database.connect(reuse_if_open=True)
+    return config, store
+
+
 @main.command()
-def worker() -> None:
+@data_dir_option
+def worker(data_dir: str | None) -> None:
     """Run the background worker: scheduled jobs and the webhook dispatcher (several workers
     may share one database; each fire and each delivery is handled once)."""
     from registry.app import webhook_settings
-    from registry.services import criteria
     from registry.services.jobs import JOBS
     from registry.worker import run_worker
     from webhooks.dispatcher import Dispatcher
 
-    config = _config()
-    store = _open_registry(config)
-    criteria.use_defaults(config["criteria"])
+    config, store = _open_registry(data_dir, create=True)
     jobs = [job for job in JOBS if config["schedule"][job]]
     click.echo(f"modelyard worker: dispatching webhooks; scheduled jobs: {', '.join(jobs) or 'none'}",
                err=True)
@@ -64,23 +85,24 @@ def db() -> None:
 
 
 @db.command("upgrade")
-def db_upgrade() -> None:
-    """Apply pending schema migrations (safe to run from several processes at once)."""
-    from registry.db import database, open_database
+@data_dir_option
+def db_upgrade(data_dir: str | None) -> None:
+    """Create the database or apply pending schema migrations (safe to run from several
+    processes at once)."""
     from registry.migrate import upgrade
 
-    open_database(_config())
-    with database.connection_context():
-        applied = upgrade()
+    _open_registry(data_dir, create=True, migrate=False)
+    applied = upgrade()
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 
 @db.command("analyze")
-def db_analyze() -> None:
+@data_dir_option
+def db_analyze(data_dir: str | None) -> None:
     """Refresh the query planner's statistics (the db_analyze job does it on schedule)."""
     from registry.db import analyze
 
-    _open_database()
+    _open_registry(data_dir)
     analyze()
     click.echo("statistics refreshed")
 
@@ -93,12 +115,13 @@ def tokens() -> None:
 @tokens.command("create")
 @click.option("--name", required=True, help="A name people will recognise in the audit trail.")
 @click.option("--role", required=True, type=click.Choice(["viewer", "editor", "deployer", "admin"]))
-def tokens_create(name: str, role: str) -> None:
+@data_dir_option
+def tokens_create(name: str, role: str, data_dir: str | None) -> None:
     """Create a token and print it (this is the only time it is shown)."""
     from registry.domain.errors import DomainError
     from registry.services.tokens import create_token
 
-    _open_database()
+    _open_registry(data_dir)
     try:
         click.echo(create_token(name, role, actor="cli")["token"])
     except DomainError as exc:
@@ -106,11 +129,12 @@ def tokens_create(name: str, role: str) -> None:
 
 
 @tokens.command("list")
-def tokens_list() -> None:
+@data_dir_option
+def tokens_list(data_dir: str | None) -> None:
     """Every token: id, name, role, last use, revocation."""
     from registry.services.tokens import list_tokens
 
-    _open_database()
+    _open_registry(data_dir)
     for token in list_tokens():
         click.echo(f"{token['id']}\t{token['name']}\t{token['role']}\t"
                    f"last used {token['last_used_at'] or 'never'}"
@@ -119,12 +143,13 @@ def tokens_list() -> None:
 
 @tokens.command("revoke")
 @click.argument("token_id", type=int)
-def tokens_revoke(token_id: int) -> None:
+@data_dir_option
+def tokens_revoke(token_id: int, data_dir: str | None) -> None:
     """Revoke a token by id."""
     from registry.domain.errors import DomainError
     from registry.services.tokens import revoke_token
 
-    _open_database()
+    _open_registry(data_dir)
     try:
         revoke_token(token_id, actor="cli")
     except DomainError as exc:
@@ -138,29 +163,18 @@ def audit() -> None:
 
 
 @audit.command("verify")
-def audit_verify() -> None:
+@data_dir_option
+def audit_verify(data_dir: str | None) -> None:
     """Check the hash chain: exit 1 and one line per problem when a record was altered or removed."""
     from registry.services.audit import verify
 
-    _open_database()
+    _open_registry(data_dir)
     problems = verify()
     for line in problems:
         click.echo(f"audit: {line}", err=True)
     if problems:
         sys.exit(1)
     click.echo("audit trail intact")
-
-
-def _open_database(config: dict | None = None) -> None:
-    """Bind the database, connect this thread, and upgrade the schema when configured."""
-    from registry.db import database, open_database
-    from registry.migrate import upgrade
-
-    config = config or _config()
-    open_database(config)
-    database.connect(reuse_if_open=True)
-    if config["server"]["auto_migrate"]:
-        upgrade()
 
 
 @main.group()
@@ -179,25 +193,18 @@ def artifacts() -> None:
     """Artifact store integrity and clean-up."""
 
 
-def _open_registry(config: dict | None = None):
-    """Bind the database (see _open_database) and open the artifact store."""
-    from registry.storage import open_store
-
-    config = config or _config()
-    _open_database(config)
-    return open_store(config)
-
-
 @artifacts.command("verify")
 @click.argument("model", required=False)
 @click.argument("version", required=False, type=click.IntRange(1, 2**31 - 1))
 @click.option("--rehash", is_flag=True, help="Re-read every blob and compare its sha256.")
-def artifacts_verify(model: str | None, version: int | None, rehash: bool) -> None:
+@data_dir_option
+def artifacts_verify(model: str | None, version: int | None, rehash: bool,
+                     data_dir: str | None) -> None:
     """Check files of one version, one model, or everything; exit 1 on any problem."""
     from registry.models import ModelVersion, RegisteredModel
     from registry.services.artifacts import verify_version
 
-    store = _open_registry()
+    _, store = _open_registry(data_dir)
     query = ModelVersion.select(ModelVersion.version, RegisteredModel.name).join(RegisteredModel)
     if model:
         query = query.where(RegisteredModel.name == model)
@@ -218,13 +225,14 @@ def artifacts_verify(model: str | None, version: int | None, rehash: bool) -> No
 @click.option("--grace-hours", type=click.FloatRange(0), default=24.0, show_default=True,
               help="Keep unreferenced blobs younger than this (uploads still in flight).")
 @click.option("--dry-run", is_flag=True, help="List what would be removed.")
-def artifacts_gc(grace_hours: float, dry_run: bool) -> None:
+@data_dir_option
+def artifacts_gc(grace_hours: float, dry_run: bool, data_dir: str | None) -> None:
     """Remove blobs that no version references."""
     import datetime as dt
 
     from registry.services.artifacts import collect_garbage
 
-    store = _open_registry()
+    _, store = _open_registry(data_dir)
     removed = collect_garbage(store=store, grace=dt.timedelta(hours=grace_hours), dry_run=dry_run)
     click.echo(f"{'would remove' if dry_run else 'removed'} {len(removed)} blob(s)")
 
@@ -241,16 +249,15 @@ def reports() -> None:
               "(config schedule.report_period_days).")
 @click.option("--html", type=click.Path(dir_okay=False, writable=True),
               help="Also write the HTML page to this file.")
-def reports_run(models: tuple[str, ...], days: int | None, html: str | None) -> None:
+@data_dir_option
+def reports_run(models: tuple[str, ...], days: int | None, html: str | None,
+                data_dir: str | None) -> None:
     """Generate a report now, store it and announce it (event report.generated)."""
     from registry.domain.errors import DomainError
     from registry.report_formats import report_html
-    from registry.services import criteria
     from registry.services.reports import generate_configured, report_link
 
-    config = _config()
-    _open_registry(config)
-    criteria.use_defaults(config["criteria"])
+    config, _store = _open_registry(data_dir)
     try:
         report = generate_configured(config, actor="cli", trigger="manual",
                                      models=list(models) or None, period_days=days)

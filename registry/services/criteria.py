@@ -12,12 +12,25 @@ from registry.services.lookup import find_model
 from registry.services.pages import Page, newest_first
 from registry.services.timefmt import rfc3339, utcnow
 
-_defaults: dict[str, list[dict]] = {stage: [] for stage in CRITERIA_STAGES}
+_defaults: dict[str, list[dict]] = {}
+
+
+class DefaultsNotInstalled(RuntimeError):
+    """Criteria were read before start-up installed the config's defaults: fail closed rather
+    than gate promotions with no rules."""
 
 
 def use_defaults(config_criteria: dict[str, list[dict]]) -> None:
-    """Install the config's default rules (already validated by registry.config)."""
+    """Install the config's default rules (already validated by registry.config); done by
+    registry.startup.open_registry for every entry point."""
     _defaults.update({stage: list(config_criteria.get(stage, [])) for stage in CRITERIA_STAGES})
+
+
+def _default_rules(stage: str) -> list[dict]:
+    if stage not in _defaults:
+        raise DefaultsNotInstalled("the config's default criteria were never installed: open the "
+                                   "registry with registry.startup.open_registry(config)")
+    return _defaults[stage]
 
 
 @dataclass(frozen=True)
@@ -44,7 +57,8 @@ def criteria_for(model: RegisteredModel) -> Criteria:
     """The model's own rules where it set them, the config defaults elsewhere."""
     newest = _newest(model)
     own = newest.stages if newest else {}
-    return Criteria(stages={stage: own.get(stage, _defaults[stage]) for stage in CRITERIA_STAGES},
+    return Criteria(stages={stage: own[stage] if stage in own else _default_rules(stage)
+                            for stage in CRITERIA_STAGES},
                     inherited=[stage for stage in CRITERIA_STAGES if stage not in own],
                     revision=newest.revision if newest else None,
                     actor=newest.actor if newest else None,

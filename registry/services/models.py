@@ -92,7 +92,7 @@ def list_models(*, q: str | None = None, tags: dict[str, str] | None = None,
 
 def update_model(name: str, *, actor: str, description: str | None = None,
                  tags: dict | None = None, production_requires_admin: bool | None = None,
-                 on_degraded: str | None = None, is_admin: bool = True,
+                 on_degraded: str | None = None, is_admin: bool,
                  now: dt.datetime | None = None) -> dict:
     """Change the description, merge tags (None removes a key) and, for an admin, the settings
     that decide who or what moves production: whether production moves need an admin, and

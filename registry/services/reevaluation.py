@@ -72,7 +72,7 @@ def _roll_back(name: str, evaluation: dict, *, store: ArtifactStore) -> dict:
               f"{evaluation['version']} failed: {' '.join(_failures(evaluation))}")[:REASON_CHARS]
     try:
         answer, _ = rollback(name, actor=SCHEDULER, store=store, reason=reason,
-                             evaluation_id=evaluation["id"],
+                             evaluation_id=evaluation["id"], is_admin=True,  # an admin's policy
                              precondition=Precondition(expect_given=True,
                                                        expected=evaluation["version"]))
     except DomainError as exc:

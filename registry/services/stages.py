@@ -98,7 +98,7 @@ def _production_version(model: RegisteredModel, stage: str, version: int) -> int
 def promote(model_name: str, number: int, *, stage: str = "production", actor: str,
             reason: str | None = None, force: bool = False, dry_run: bool = False,
             precondition: Precondition = Precondition(), idempotency_key: str | None = None,
-            idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S, is_admin: bool = True,
+            idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S, is_admin: bool,
             now: dt.datetime | None = None) -> tuple[dict, bool]:
     """Move a ready version into staging or production if it meets that stage's criteria.
 
@@ -204,7 +204,7 @@ def _precheck_files(model_name: str, stage: str, to_version: int | None,
 def rollback(model_name: str, *, stage: str = "production", actor: str, store: ArtifactStore,
              to_version: int | None = None, reason: str | None = None, dry_run: bool = False,
              precondition: Precondition = Precondition(), idempotency_key: str | None = None,
-             idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S, is_admin: bool = True,
+             idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S, is_admin: bool,
              evaluation_id: int | None = None,
              now: dt.datetime | None = None) -> tuple[dict, bool]:
     """Return a stage to an earlier holder in one transaction; returns (answer, replayed).

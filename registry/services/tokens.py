@@ -93,16 +93,31 @@ def authenticate(token: str, *, now: dt.datetime | None = None) -> Caller | None
     return Caller(name=name, role=role)
 
 
+def _seed_admin_token(seed: str) -> None:
+    """The name carries the seed's fingerprint, so a changed seed adds a token of its own."""
+    try:
+        create_token(f"admin (MODELYARD_ADMIN_TOKEN {digest(seed)[:8]})", "admin",
+                     actor="bootstrap", token=seed)
+    except Conflict:
+        if ApiToken.get_or_none(ApiToken.token_hash == digest(seed)) is None:
+            raise
+        # another process starting at the same moment seeded it first
+
+
 TOKEN_SQL = ("SELECT id, name, role, last_used_at FROM api_token "
              "WHERE token_hash = %s AND revoked_at IS NULL")
 
 
 def bootstrap(seed: str | None) -> str | None:
     """At start-up: seed `MODELYARD_ADMIN_TOKEN` once; on an empty registry with no seed,
-    create an admin token and return it (to print once). Otherwise None."""
+    create an admin token and return it (to print once). Otherwise None.
+
+    Safe when any number of processes start at once: the one whose insert loses the race finds
+    the winner's token.
+    """
     if seed:
         if ApiToken.get_or_none(ApiToken.token_hash == digest(seed)) is None:
-            create_token("admin (MODELYARD_ADMIN_TOKEN)", "admin", actor="bootstrap", token=seed)
+            _seed_admin_token(seed)
         return None
     if ApiToken.select().exists():
         return None

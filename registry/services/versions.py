@@ -186,7 +186,7 @@ def update_version(model_name: str, number: int, *, actor: str, description: str
 
 
 def set_stage(model_name: str, number: int, stage: str, *, actor: str, reason: str | None = None,
-              is_admin: bool = True, now: dt.datetime | None = None) -> dict:
+              is_admin: bool, now: dt.datetime | None = None) -> dict:
     """Move a version to `none` or `archived`, in any status.
 
     When the version held staging or production, the stage is left without a holder and a

@@ -25,8 +25,14 @@ class S3Store:
         self.client, self.bucket = client, bucket
 
     def ensure_bucket(self) -> None:
-        if not self.client.bucket_exists(bucket_name=self.bucket):
+        """Create the bucket unless it exists; replicas starting together may race to."""
+        if self.client.bucket_exists(bucket_name=self.bucket):
+            return
+        try:
             self.client.make_bucket(bucket_name=self.bucket)
+        except S3Error as exc:
+            if exc.code != "BucketAlreadyOwnedByYou":
+                raise
 
     def put(self, source: BinaryIO, *, max_bytes: int, expected_sha256: str | None = None,
             expected_size: int | None = None) -> Blob:

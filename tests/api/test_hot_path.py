@@ -128,12 +128,12 @@ def test_tokens_are_checked_on_every_look_up(backend):
     # a token not seen for over a minute takes the full path, which records its use
     with database.connection_context():
         ApiToken.update(last_used_at=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)).where(
-            ApiToken.name == "admin (MODELYARD_ADMIN_TOKEN)").execute()
+            ApiToken.name.startswith("admin (MODELYARD_ADMIN_TOKEN")).execute()
     before = lookups_answered_fast(client)
     assert client.get("/api/v1/models/m/production", headers=admin).status_code == 200
     assert lookups_answered_fast(client) == before
     with database.connection_context():
-        seen = ApiToken.get(ApiToken.name == "admin (MODELYARD_ADMIN_TOKEN)").last_used_at
+        seen = ApiToken.get(ApiToken.name.startswith("admin (MODELYARD_ADMIN_TOKEN")).last_used_at
     assert seen > dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
     assert client.get("/api/v1/models/m/production", headers=admin).status_code == 200
     assert lookups_answered_fast(client) == before + 1

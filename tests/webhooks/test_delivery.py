@@ -229,3 +229,44 @@ def test_three_dispatchers_deliver_each_event_once_in_order(hooks):
     for index in range(6):
         seqs = [p["seq"] for p in payloads if p["model"] == f"m{index}"]
         assert seqs == sorted(seqs)
+
+
+NON_PUBLIC_LITERALS = ["https://169.254.169.254/latest/meta-data/", "https://127.0.0.1:8443/",
+                       "https://[::ffff:127.0.0.1]/", "https://2130706433/", "https://127.1/",
+                       "https://0x7f.0.0.1/", "https://[::1]/", "https://10.1.2.3/",
+                       "https://[fe80::1]/", "https://0/"]
+
+
+@pytest.mark.parametrize("url", NON_PUBLIC_LITERALS)
+def test_a_non_public_address_literal_is_refused_at_create_and_patch(client, url):
+    refused = client.post("/api/v1/webhooks", json={"url": url, "events": ["*"]})
+    assert refused.status_code == 422, refused.json
+    assert "is not public" in refused.json["errors"]["url"][0]
+    allowed = subscribe(client, "https://hooks.example.com/x")
+    patched = client.patch(f"/api/v1/webhooks/{allowed['id']}", json={"url": url})
+    assert patched.status_code == 422 and "is not public" in patched.json["errors"]["url"][0]
+    assert client.get(f"/api/v1/webhooks/{allowed['id']}").json["url"] == \
+        "https://hooks.example.com/x"
+    assert len(client.get("/api/v1/webhooks").json) == 1
+
+
+def test_a_literal_inside_allowed_networks_is_accepted(hooks):
+    client, *_ = hooks
+    subscribe(client, "http://127.0.0.1:9/hook")
+
+
+def test_a_delivery_the_guard_refuses_fails_at_once_with_the_reason(backend):
+    app = create_app({**backend, "webhook": {"allow_http": True, "retry_schedule_s": [0, 5, 60]}},
+                     environ={})
+    client = app.test_client()
+    dispatcher = Dispatcher(app.extensions["modelyard_webhooks"])
+    try:
+        hook = subscribe(client, "http://localhost:9/hook")  # a name: checked when connecting
+        create_model(client, "m")
+        assert run(dispatcher) == 1
+        deliveries = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json["items"]
+        assert [d["status"] for d in deliveries] == ["failed"]
+        attempt, = deliveries[0]["attempts"]
+        assert "refused: address" in attempt["error"] and "is not public" in attempt["error"]
+    finally:
+        dispatcher.pool.shutdown()

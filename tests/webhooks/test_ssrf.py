@@ -80,7 +80,9 @@ REFUSED = [
 def test_non_public_targets_are_refused_without_a_connection(canary, template):
     before = canary.connections
     outcome = post(template.format(port=canary.port), b"{}", {}, settings())
-    assert outcome.status_code is None and outcome.error.startswith("refused"), outcome
+    # a name that does not resolve (`127.0.0.1.` here) is retried later, never connected
+    assert outcome.status_code is None, outcome
+    assert outcome.error.startswith(("refused", "cannot resolve")), outcome
     assert canary.connections == before
 
 
