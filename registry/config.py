@@ -180,6 +180,7 @@ class ScheduleSchema(ma.Schema):
     report_period_days = _int(1, 366)
     report_trend_points = _int(2, 500)
     misfire_grace_s = _int(1, 86400)
+    abandon_after_s = _int(60, 30 * 86400)
     run_in_serve = fields.Boolean(required=True)
 
 

@@ -27,6 +27,14 @@ def database_url(config: dict) -> str:
     return f"sqlite:///{path}"
 
 
+def sqlite_path(config: dict) -> Path | None:
+    """The SQLite file the configuration names, or None for PostgreSQL."""
+    parts = urllib.parse.urlsplit(database_url(config))
+    if parts.scheme != "sqlite":
+        return None
+    return Path("/" + urllib.parse.unquote(parts.path).lstrip("/"))  # sqlite:////abs/path
+
+
 def _sqlite(path: str, config: dict) -> SqliteDatabase:
     """Pooled, because opening a connection and setting its pragmas costs more than the
     production look-up it would serve."""

@@ -251,7 +251,7 @@ class JobRun(BaseModel):
     worker = CharField(max_length=128)
     started_at = UTCTimestampField()
     finished_at = UTCTimestampField(null=True)
-    outcome = CharField(max_length=16)  # running | succeeded | failed
+    outcome = CharField(max_length=16)  # running | succeeded | failed | abandoned
     error = TextField(null=True)
     summary = JSONTextField(default=dict)
 

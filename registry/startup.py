@@ -4,9 +4,8 @@ command line's database commands all call `open_registry`, so they resolve the s
 from __future__ import annotations
 
 import urllib.parse
-from pathlib import Path
 
-from registry.db import database, database_url, open_database
+from registry.db import database, database_url, open_database, sqlite_path
 from registry.migrate import MIGRATION_TABLE, upgrade
 from registry.services import criteria
 from registry.storage import ArtifactStore, open_store
@@ -17,10 +16,8 @@ class RegistryMissing(Exception):
 
 
 def _require_existing(config: dict) -> None:
-    url = database_url(config)
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme == "sqlite":
-        path = Path("/" + urllib.parse.unquote(parts.path).lstrip("/"))  # sqlite:////abs
+    path = sqlite_path(config)
+    if path is not None:
         if not path.exists():
             raise RegistryMissing(
                 f"no Modelyard database at {path}. Run this where the server runs, or point "
@@ -29,6 +26,7 @@ def _require_existing(config: dict) -> None:
         return
     with database.connection_context():
         if not database.table_exists(MIGRATION_TABLE):
+            parts = urllib.parse.urlsplit(database_url(config))
             shown = urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname or ""))
             raise RegistryMissing(f"the database {shown} has no Modelyard schema; "
                                   "`modelyard db upgrade` creates it.")

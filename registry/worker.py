@@ -56,6 +56,7 @@ def fire(job: str, config: dict, store: ArtifactStore) -> None:
     """What the scheduler calls at each fire of `job`: claim that fire, run it if ours."""
     schedule = config["schedule"]
     with database.connection_context():
+        jobs.abandon_stale_runs(after_s=schedule["abandon_after_s"])
         scheduled_for = jobs.due_fire(schedule[job], schedule["timezone"],
                                       grace_s=schedule["misfire_grace_s"])
         if scheduled_for is None:

@@ -28,12 +28,15 @@ def decrypt(token: str, key: bytes) -> str:
         raise ValueError("webhook secret cannot be decrypted: webhook.secret_key changed") from None
 
 
+KEY_FILE = "webhook-secret.key"  # in the data folder, when webhook.secret_key is not set
+
+
 def load_or_create_key(configured: str, data_dir: str) -> bytes:
     """The configured Fernet key, or one generated once into <data_dir>/webhook-secret.key
     (readable by the owner only)."""
     if configured:
         return configured.encode()
-    path = Path(data_dir) / "webhook-secret.key"
+    path = Path(data_dir) / KEY_FILE
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:

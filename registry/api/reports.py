@@ -59,7 +59,9 @@ class JobRunSchema(ma.Schema):
     worker = fields.String()
     started_at = fields.String(metadata=TIME)
     finished_at = fields.String(allow_none=True, metadata=TIME)
-    outcome = fields.String(metadata={"description": "running | succeeded | failed"})
+    outcome = fields.String(metadata={"description": "running | succeeded | failed | abandoned "
+                                      "(no outcome within schedule.abandon_after_s: its worker "
+                                      "stopped)"})
     error = fields.String(allow_none=True)
     summary = fields.Dict()
 

@@ -177,6 +177,60 @@ def audit_verify(data_dir: str | None) -> None:
     click.echo("audit trail intact")
 
 
+def _sqlite_or_exit(config: dict, command: str) -> Path:
+    from registry.db import sqlite_path
+
+    path = sqlite_path(config)
+    if path is None:
+        click.echo(f"modelyard: {command} covers the embedded SQLite default; for PostgreSQL + "
+                   "S3 use pg_dump and bucket versioning (docs/deploy.md)", err=True)
+        sys.exit(2)
+    return path
+
+
+@main.command()
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
+@data_dir_option
+def backup(destination: Path, data_dir: str | None) -> None:
+    """Copy the database (online, consistent: the server keeps serving) and every artifact it
+    references into DESTINATION, an empty folder."""
+    from registry.domain.errors import DomainError
+    from registry.services.backup import backup as run_backup
+
+    config, store = _open_registry(data_dir)
+    database_file = _sqlite_or_exit(config, "backup")
+    try:
+        manifest = run_backup(database_file, destination, store=store,
+                              data_dir=Path(config["server"]["data_dir"]))
+    except DomainError as exc:
+        click.echo(f"modelyard: {exc.detail}", err=True)
+        sys.exit(4)
+    click.echo(f"backed up {database_file} and {manifest['blobs']} blob(s) "
+               f"({manifest['bytes']} bytes) to {destination}")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@data_dir_option
+def restore(source: Path, data_dir: str | None) -> None:
+    """Restore a `modelyard backup` folder into a data folder that has no database yet."""
+    from registry.domain.errors import Conflict, DomainError
+    from registry.services.backup import restore as run_restore
+    from registry.storage import open_store
+
+    config = _config({"server": {"data_dir": data_dir}} if data_dir else None)
+    database_file = _sqlite_or_exit(config, "restore")
+    try:
+        manifest = run_restore(source, database_file, store=open_store(config),
+                               data_dir=Path(config["server"]["data_dir"]))
+    except DomainError as exc:
+        click.echo(f"modelyard: {exc.detail}", err=True)
+        sys.exit(4 if isinstance(exc, Conflict) else 2)
+    _open_registry(data_dir)  # upgrades a backup taken by an older release
+    click.echo(f"restored the backup of {manifest['created_at']} ({manifest['blobs']} blob(s)) "
+               f"into {database_file}")
+
+
 @main.group()
 def config() -> None:
     """Configuration commands."""

@@ -72,6 +72,19 @@ def run_fire(job: str, scheduled_for: dt.datetime, work: Callable[[], dict], *,
     return run
 
 
+def abandon_stale_runs(*, after_s: int, now: dt.datetime | None = None) -> int:
+    """Mark runs still `running` that started more than `after_s` ago as `abandoned`: a run
+    records its outcome when it ends, so one this old lost its worker (killed, or its machine
+    went away). A run that does end later still records its real outcome. Returns how many."""
+    now = now or utcnow()
+    with write_transaction():
+        return (JobRun.update(outcome="abandoned", finished_at=now,
+                              error=f"no outcome within {after_s} s: its worker stopped")
+                .where((JobRun.outcome == "running")
+                       & (JobRun.started_at < now - dt.timedelta(seconds=after_s)))
+                .execute())
+
+
 def due_fire(expression: str, timezone: str, *, grace_s: int,
              now: dt.datetime | None = None) -> dt.datetime | None:
     """The fire a scheduler called us for: the newest instant of the schedule, up to `grace_s`

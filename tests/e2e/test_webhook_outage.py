@@ -24,7 +24,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                arrivals.append((self.headers["webhook-id"], body["data"]["model"],
+                arrivals.append((self.headers["webhook-id"], body["data"].get("model"),
                                  body["data"]["seq"]))
                 self.send_response(200)
                 self.end_headers()

@@ -167,3 +167,26 @@ def test_one_broken_model_does_not_stop_the_others_and_the_run_says_failed(backe
     assert run["summary"]["models"] == 1 and run["summary"]["evaluations"] == 1
     stored = client.get("/api/v1/models/fraud/versions/1/evaluations").json["items"][0]
     assert stored["trigger"] == "scheduled"
+
+
+def test_a_run_whose_worker_died_is_marked_abandoned_at_the_next_fire(backend):
+    """A worker killed mid-run leaves its run `running`; the next fire of any job on any worker
+    marks it `abandoned` once schedule.abandon_after_s has passed, and the runs route shows it."""
+    import datetime as dt
+
+    from registry.app import create_app
+    from registry.services.jobs import claim_fire
+
+    app = create_app({**backend, "schedule": {"db_analyze": "* * * * * *",
+                                              "abandon_after_s": 600}}, environ={})
+    client = app.test_client()
+    started = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=601)
+    recent = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=30)
+    with database.connection_context():
+        dead = claim_fire("reevaluate", started, worker="gone:1", now=started)
+        busy = claim_fire("reevaluate", recent, worker="busy:2", now=recent)
+    fire("db_analyze", app.config["MODELYARD"], app.extensions["modelyard_store"])
+    runs = {run["id"]: run for run in client.get("/api/v1/schedules/reevaluate/runs").json}
+    assert runs[dead.id]["outcome"] == "abandoned" and runs[dead.id]["finished_at"]
+    assert "its worker stopped" in runs[dead.id]["error"]
+    assert runs[busy.id]["outcome"] == "running"  # still within the limit: maybe just slow
