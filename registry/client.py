@@ -125,7 +125,9 @@ def client_settings(url: str | None = None, token: str | None = None) -> tuple[s
 
 def _session(token: str | None, retries: int, methods: frozenset[str]) -> requests.Session:
     session = requests.Session()
-    retry = Retry(total=retries, backoff_factor=0.3, status_forcelist=RETRY_STATUSES,
+    # a refused connection is tried once more at once, not for seconds: nothing listening is
+    # an answer (a wrong URL, a stopped server); resets and 503s are what retries are for
+    retry = Retry(total=retries, connect=1, backoff_factor=0.3, status_forcelist=RETRY_STATUSES,
                   allowed_methods=methods, respect_retry_after_header=True,
                   raise_on_status=False)
     session.mount("http://", HTTPAdapter(max_retries=retry))
@@ -174,9 +176,10 @@ def _progress(enabled: bool | None):
 class Client:
     """A Modelyard API client; safe to share between threads of one process.
 
-    GET, PUT and DELETE are retried on connection errors and 429/502/503/504 (honouring
-    Retry-After); POSTs are retried only when they carry an Idempotency-Key, which promote,
-    rollback and version creation always send.
+    GET, PUT and DELETE are retried on resets and 429/502/503/504 (honouring Retry-After); a
+    refused connection is tried once more at once, then raises requests.ConnectionError. POSTs
+    are retried only when they carry an Idempotency-Key, which promote, rollback and version
+    creation always send.
     """
 
     def __init__(self, url: str | None = None, token: str | None = None, *,

@@ -26,5 +26,5 @@ def upgrade() -> list[str]:
             database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_ID,))
         applied = Runner(database.obj, str(MIGRATIONS_DIR), table_name=MIGRATION_TABLE).up()
     for name in applied:
-        log.info("applied migration %s", name)
+        log.debug("applied migration %s", name)
     return applied

@@ -1,10 +1,17 @@
 """Running the app under gunicorn (gthread) from `modelyard serve`."""
 from __future__ import annotations
 
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
 from gunicorn.app.base import BaseApplication
 
 from registry.app import create_app
 from registry.buffered_worker import configured
+from registry.config import redact_url
+from registry.db import database
+from registry.services import tokens
 from registry.startup import open_registry
 from registry.process import prepare_serving_process
 from registry.worker import start_in_background
@@ -50,4 +57,27 @@ def run_server(config: dict) -> None:
         raise SystemExit(f"modelyard: auth.enabled is false, so the server will only listen on "
                          f"loopback, not on {config['server']['host']}")
     open_registry(config, create=True)  # once, before the workers: they then find it current
+    token = None
+    if config["auth"]["enabled"]:
+        with database.connection_context():
+            token = tokens.bootstrap(config["auth"]["admin_token"] or None)
+    print(banner(config, token), file=sys.stderr, flush=True)
     _Server(config).run()
+
+
+def banner(config: dict, token: str | None) -> str:
+    """Where to go next: the API and docs URLs, where the data lives, a one-time token."""
+    server = config["server"]
+    host = "127.0.0.1" if server["host"] in ("0.0.0.0", "::") else server["host"]
+    base = server["public_url"] or f"http://{host}:{server['port']}"
+    data = redact_url(config["database"]["url"]) or f"{Path(server['data_dir']).resolve()} (SQLite)"
+    lines = [f"Modelyard {version('modelyard')} is starting", f"  API   {base}/api/v1",
+             f"  Docs  {base}/docs", f"  Data  {data}"]
+    if token:
+        lines += [f"  Token {token}",
+                  "        an admin token, shown this once: send it as "
+                  "`Authorization: Bearer <token>` and make named ones with "
+                  "`modelyard tokens create`"]
+    if not config["auth"]["enabled"]:
+        lines.append("  Auth  off: every caller is an admin (loopback only)")
+    return "\n".join(["", *lines, ""])

@@ -38,3 +38,44 @@ def test_the_files_the_image_copies_are_enough_to_serve(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert all(path.startswith(str(app_dir)) for path in result.stdout.split())
+
+
+def _instruction(name: str) -> list[str]:
+    """An exec-form instruction's argv (HEALTHCHECK's continues on the next line)."""
+    import json
+
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith(name + " "):
+            text = line if not line.endswith("\\") else lines[number + 1]
+            return json.loads(text[text.index("["):])
+    raise AssertionError(f"no {name} in the Dockerfile")
+
+
+def test_the_image_command_and_health_check_follow_the_configured_port(tmp_path):
+    from tests.e2e.conftest import free_port, running
+
+    port = free_port()
+    bin_dir = str(Path(sys.executable).parent)
+    env = {"MODELYARD_SERVER_PORT": str(port), "MODELYARD_SERVER_THREADS": "3",
+           "MODELYARD_SERVER_DATA_DIR": str(tmp_path / "data"), "MODELYARD_CONFIG": "",
+           "DATABASE_URL": "", "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    with running(_instruction("CMD"), f"http://127.0.0.1:{port}", env=env):
+        check = _instruction("HEALTHCHECK")
+        healthy = subprocess.run([sys.executable, *check[1:]], env={**os.environ, **env},
+                                 timeout=30)
+        assert healthy.returncode == 0
+
+
+def test_serve_hands_threads_workers_and_limits_to_gunicorn():
+    from registry.buffered_worker import BufferingWorker
+    from registry.config import load_config
+    from registry.server import _Server
+
+    config = load_config({"server": {"threads": 3, "workers": 2, "request_timeout_s": 7}},
+                         environ={})
+    cfg = _Server(config).cfg
+    assert (cfg.threads, cfg.workers) == (3, 2)
+    assert issubclass(cfg.worker_class, BufferingWorker)
+    assert cfg.worker_class.request_timeout_s == 7
+    assert cfg.control_socket_disable and cfg.limit_request_line == 0

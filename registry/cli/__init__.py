@@ -19,10 +19,19 @@ def _config(overrides: dict | None = None) -> dict:
         sys.exit(2)
 
 
+QUIET_LOGGERS = ("urllib3", "apscheduler", "peewee.migrations")  # retries and job bookkeeping: details, not news
+
+
 @click.group()
-def main() -> None:
+@click.version_option(package_name="modelyard", prog_name="modelyard")
+@click.option("-v", "--verbose", is_flag=True, help="Log details (migrations, retries, jobs).")
+def main(verbose: bool) -> None:
     """Modelyard: model registry with gated promotion and one-call rollback."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING if name != "urllib3" else logging.ERROR)
 
 
 @main.command()

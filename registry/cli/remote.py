@@ -16,13 +16,14 @@ import click
 import requests
 
 from registry.cli import main, reports
-from registry.client import (ChecksumMismatch, Client, Conflict, CriteriaNotMet, Forbidden,
-                             ModelyardError, NotFound, ServerError, Unauthorized)
+from registry.client import (BadRequest, ChecksumMismatch, Client, Conflict, CriteriaNotMet,
+                             Forbidden, ModelyardError, NotFound, ServerError, Unauthorized)
 
-EXIT_ERROR, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_CRITERIA, EXIT_AUTH, EXIT_UNAVAILABLE, \
-    EXIT_CHECKSUM = 1, 3, 4, 5, 6, 7, 8
+EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_CRITERIA, EXIT_AUTH, \
+    EXIT_UNAVAILABLE, EXIT_CHECKSUM = 1, 2, 3, 4, 5, 6, 7, 8
 EXIT_CODES: list[tuple[type[Exception], int]] = [
-    (CriteriaNotMet, EXIT_CRITERIA), (NotFound, EXIT_NOT_FOUND), (Conflict, EXIT_CONFLICT),
+    (CriteriaNotMet, EXIT_CRITERIA), (BadRequest, EXIT_USAGE), (NotFound, EXIT_NOT_FOUND),
+    (Conflict, EXIT_CONFLICT),
     (Unauthorized, EXIT_AUTH), (Forbidden, EXIT_AUTH), (ServerError, EXIT_UNAVAILABLE),
     (requests.ConnectionError, EXIT_UNAVAILABLE), (ChecksumMismatch, EXIT_CHECKSUM),
     (OSError, EXIT_ERROR),  # an unreadable file, an unwritable folder, a timeout
@@ -57,7 +58,7 @@ class Output:
         self.console.print(table)
 
 
-def _fail(out: Output, exc: Exception) -> None:
+def _fail(out: Output, exc: Exception, url: str) -> None:
     code = next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), EXIT_ERROR)
     if isinstance(exc, ModelyardError):
         if out.as_json:
@@ -68,6 +69,9 @@ def _fail(out: Output, exc: Exception) -> None:
         if isinstance(exc, CriteriaNotMet):
             for result in exc.evaluation.get("results", []):
                 click.echo(f"  {'pass' if result['passed'] else 'FAIL'}  {result['message']}", err=True)
+    elif isinstance(exc, requests.ConnectionError):
+        click.echo(f"modelyard: nothing answers at {url}: is the server running, and is "
+                   "--url / MODELYARD_URL right?", err=True)
     else:
         click.echo(f"modelyard: {exc}", err=True)
     sys.exit(code)
@@ -82,10 +86,11 @@ def remote(func: Callable) -> Callable:
     @functools.wraps(func)
     def command(url: str | None, token: str | None, as_json: bool, **kwargs) -> None:
         out = Output(as_json)
+        client = Client(url, token, progress=False if as_json else None)
         try:
-            func(Client(url, token, progress=False if as_json else None), out, **kwargs)
+            func(client, out, **kwargs)
         except (ModelyardError, ChecksumMismatch, OSError) as exc:
-            _fail(out, exc)
+            _fail(out, exc, client.url)
     return command
 
 

@@ -58,7 +58,10 @@ def _serving(process: subprocess.Popen, url: str, deadline: float) -> bool:
 
 def _stop(started) -> None:
     for process, _url, log in started:
-        os.killpg(process.pid, signal.SIGKILL)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:  # a replica that failed to boot has exited already
+            pass
         process.wait()
         log.close()
 
