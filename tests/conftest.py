@@ -1,11 +1,13 @@
 """Fixtures: every service and API test runs on a fresh SQLite file and on PostgreSQL.
 
-PostgreSQL comes from MODELYARD_TEST_PG_URL (default: the local test database). Outside CI a
-missing server skips those cases; in CI (CI=true) it fails them.
+PostgreSQL comes from MODELYARD_TEST_PG_URL (default: the local test database; under
+pytest-xdist each worker uses a database of its own next to it). Outside CI a missing server
+skips those cases; in CI (CI=true) it fails them.
 """
 from __future__ import annotations
 
 import os
+import urllib.parse
 
 import psycopg2
 import pytest
@@ -15,23 +17,57 @@ from registry.app import create_app
 from registry.db import database
 from registry.models import TABLES
 
-PG_URL = os.environ.get("MODELYARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BASE_PG_URL = os.environ.get("MODELYARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# pytest-xdist runs tests in several processes: each gets its own database, so one process's
+# reset never empties another's tables
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 _pg_schema_ready = False
 
 
+def pg_url(database: str) -> str:
+    """BASE_PG_URL with another database name."""
+    parts = urllib.parse.urlsplit(BASE_PG_URL)
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def _base_name() -> str:
+    return urllib.parse.urlsplit(BASE_PG_URL).path.lstrip("/")
+
+
+def _create_database(name: str, *, fresh: bool) -> str:
+    connection = psycopg2.connect(BASE_PG_URL)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        if fresh:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+    return pg_url(name)
+
+
 def _postgres_or_skip() -> str:
+    """This test process's PostgreSQL database (the base one, or one per xdist worker)."""
     try:
-        psycopg2.connect(PG_URL, connect_timeout=3).close()
+        psycopg2.connect(BASE_PG_URL, connect_timeout=3).close()
     except psycopg2.OperationalError as exc:
         if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI and not reachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    return PG_URL
+            pytest.fail(f"PostgreSQL is required in CI and not reachable at {BASE_PG_URL}: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {BASE_PG_URL}")
+    return _create_database(f"{_base_name()}_{WORKER}", fresh=False) if WORKER else BASE_PG_URL
+
+
+def fresh_pg_database(name: str) -> str:
+    """An empty database `name` (suffixed per xdist worker) for a test that starts servers on a
+    database of its own; its URL."""
+    _postgres_or_skip()
+    return _create_database(f"{name}_{WORKER}" if WORKER else name, fresh=True)
 
 
 def _reset_postgres() -> None:
     """First use: a fresh schema built by the migrations. Later: empty tables."""
-    connection = psycopg2.connect(PG_URL)
+    connection = psycopg2.connect(_postgres_or_skip())
     connection.autocommit = True
     with connection.cursor() as cursor:
         if not _pg_schema_ready:

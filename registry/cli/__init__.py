@@ -143,11 +143,13 @@ def tokens_list(data_dir: str | None) -> None:
     """Every token: id, name, role, last use, revocation."""
     from registry.services.tokens import list_tokens
 
+    from registry.cli.output import Output, short_time as _short
+
     _open_registry(data_dir)
-    for token in list_tokens():
-        click.echo(f"{token['id']}\t{token['name']}\t{token['role']}\t"
-                   f"last used {token['last_used_at'] or 'never'}"
-                   + (f"\trevoked {token['revoked_at']}" if token["revoked_at"] else ""))
+    Output(as_json=False).table(["ID", "NAME", "ROLE", "CREATED", "LAST USED", "REVOKED"], [
+        [t["id"], t["name"], t["role"], _short(t["created_at"]), _short(t["last_used_at"]) or "never",
+         _short(t["revoked_at"])] for t in list_tokens()])
+
 
 
 @tokens.command("revoke")

@@ -16,6 +16,8 @@ import click
 import requests
 
 from registry.cli import main, reports
+from registry.cli.output import Output, short_time as _short
+from registry.domain.actors import person
 from registry.client import (BadRequest, ChecksumMismatch, Client, Conflict, CriteriaNotMet,
                              Forbidden, ModelyardError, NotFound, ServerError, Unauthorized)
 
@@ -30,45 +32,24 @@ EXIT_CODES: list[tuple[type[Exception], int]] = [
 ]
 
 
-class Output:
-    """Where a command's answer goes: JSON for scripts, or text and tables for people."""
-
-    def __init__(self, as_json: bool) -> None:
-        from rich.console import Console
-
-        self.as_json = as_json
-        # piped into grep or a file, rows must not wrap at an imaginary 80 columns
-        self.console = Console(highlight=False, soft_wrap=True,
-                               width=None if sys.stdout.isatty() else 1000)
-
-    def emit(self, data: Any, human: Callable[[], None] | str) -> None:
-        if self.as_json:
-            click.echo(json.dumps(data, indent=2))
-        elif callable(human):
-            human()
-        else:
-            self.console.print(human, markup=False)
-
-    def table(self, columns: list[str], rows: list[list[Any]]) -> None:
-        from rich.table import Table
-
-        table = Table(*columns, box=None, pad_edge=False, header_style="bold")
-        for row in rows:
-            table.add_row(*["" if cell is None else str(cell) for cell in row])
-        self.console.print(table)
-
-
 def _fail(out: Output, exc: Exception, url: str) -> None:
     code = next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), EXIT_ERROR)
     if isinstance(exc, ModelyardError):
         if out.as_json:
             click.echo(json.dumps(exc.problem, indent=2))
-        click.echo(f"modelyard: {exc.title}: {exc.detail}", err=True)
+        if isinstance(exc, CriteriaNotMet):  # each rule once, on its own line
+            evaluation = exc.evaluation
+            click.echo(f"modelyard: version {evaluation.get('version')} does not meet the "
+                       f"{evaluation.get('stage')} criteria:", err=True)
+            for result in evaluation.get("results", []):
+                click.echo(f"  {'pass' if result['passed'] else 'FAIL'}  {result['message']}",
+                           err=True)
+        else:
+            click.echo(f"modelyard: {exc.title}: {exc.detail}", err=True)
         for field, messages in (exc.problem.get("errors") or {}).items():
             click.echo(f"  {field}: {' '.join(map(str, messages))}", err=True)
         if isinstance(exc, CriteriaNotMet):
-            for result in exc.evaluation.get("results", []):
-                click.echo(f"  {'pass' if result['passed'] else 'FAIL'}  {result['message']}", err=True)
+            click.echo("  To promote it anyway, an admin adds --force --reason \"why\".", err=True)
     elif isinstance(exc, requests.ConnectionError):
         click.echo(f"modelyard: nothing answers at {url}: is the server running, and is "
                    "--url / MODELYARD_URL right?", err=True)
@@ -111,10 +92,6 @@ def _pairs(values: tuple[str, ...], number: bool = False) -> dict[str, Any]:
         if not number and not isinstance(result[key], (str, int, float, bool)):
             result[key] = raw
     return result
-
-
-def _short(at: str | None) -> str:
-    return at[:19].replace("T", " ") if at else ""
 
 
 def _holder(summary: dict | None) -> str:
@@ -193,7 +170,7 @@ def versions_register(client: Client, out: Output, path: Path, model, metrics, p
                            params=_pairs(params), run=run,
                            tags={k: str(v) for k, v in _pairs(tags).items()} or None,
                            description=description)
-    verdicts = ", ".join(f"{stage} criteria {'pass' if e['passed'] else 'FAIL'}"
+    verdicts = ", ".join(f"{stage}: {_verdict(e).split(' (')[0]}"
                          for stage, e in sorted(view.get("evaluations", {}).items()))
     size = sum(f["size"] for f in view.get("files", []))
     out.emit(view, f"registered {model} version {view['version']} ({view['status']}): "
@@ -227,7 +204,43 @@ def versions_list(client: Client, out: Output, model, filter_, order_by, stage, 
 def versions_show(client: Client, out: Output, model, version) -> None:
     """One version with its run metadata, files and evaluations."""
     view = client.get_version(model, version)
-    out.emit(view, lambda: out.console.print_json(data=view))
+    out.emit(view, lambda: _show_version(out, view))
+
+
+def _show_version(out: Output, view: dict) -> None:
+    run = view.get("run") or {}
+    dataset, code = run.get("dataset") or {}, run.get("code") or {}
+    out.table(["FIELD", "VALUE"], [
+        ["version", f"{view['model']} {view['version']}"], ["status", view["status"]],
+        ["stage", view["stage"] + (" (rolled back from)" if view.get("rolled_back") else "")],
+        ["created", f"{_short(view['created_at'])} by {view.get('created_by') or '-'}"],
+        ["description", view.get("description") or ""],
+        ["run", " ".join(f"{k}={run[k]}" for k in ("id", "experiment") if run.get(k))],
+        ["dataset", " ".join(f"{v}" for v in dataset.values())],
+        ["code", " ".join(f"{v}" for v in code.values())],
+        ["params", " ".join(f"{k}={v}" for k, v in sorted((run.get("params") or {}).items()))],
+        ["metrics", " ".join(f"{k}={v:g}" for k, v in sorted((view.get("metrics") or {}).items()))],
+        ["tags", " ".join(f"{k}={v}" for k, v in sorted((view.get("tags") or {}).items()))]])
+    files = view.get("files") or []
+    if files:
+        out.line("")
+        out.table(["FILE", "SIZE", "SHA256"],
+                  [[f["path"], f"{f['size']:,}", f["sha256"][:16]] for f in files])
+    for stage, evaluation in sorted((view.get("evaluations") or {}).items()):
+        out.line("")
+        out.line(f"{stage}: {_verdict(evaluation)}")
+        for result in evaluation.get("results", []):
+            out.line(f"  {'pass' if result['passed'] else 'FAIL'}  {result['message']}")
+
+
+def _verdict(evaluation: dict | None) -> str:
+    """`criteria pass (promote, 2026-12-02 07:15:03)`, `no criteria`, or `not evaluated`."""
+    if not evaluation:
+        return "not evaluated"
+    if not evaluation.get("results"):
+        return "no criteria"
+    return (f"criteria {'pass' if evaluation['passed'] else 'FAIL'} "
+            f"({evaluation['trigger']}, {_short(evaluation['evaluated_at'])})")
 
 
 # ---- stages ---------------------------------------------------------------------------------
@@ -298,19 +311,25 @@ def status(client: Client, out: Output, model) -> None:
         for stage in ("production", "staging"):
             holder = holders.get(stage)
             if not holder:
-                out.console.print(f"{stage}: none", markup=False)
+                out.line(f"{stage}: none")
                 continue
-            evaluation = holder["evaluation"]
-            verdict = "not evaluated" if not evaluation else (
-                f"criteria {'pass' if evaluation['passed'] else 'FAIL'} "
-                f"({evaluation['trigger']}, {_short(evaluation['evaluated_at'])})")
-            out.console.print(f"{stage}: version {holder['version']} since "
-                              f"{_short(holder['stage_since'])}; {verdict}", markup=False)
-            for result in (evaluation or {}).get("results", []):
-                out.console.print(f"  {'pass' if result['passed'] else 'FAIL'}  "
-                                  f"{result['message']}", markup=False)
-        out.console.print(f"latest version: {view['latest_version']}", markup=False)
+            out.line(f"{stage}: version {holder['version']}, {_how_it_got_there(client, model, stage)}")
+            out.line(f"  {_verdict(holder['evaluation'])}")
+            for result in (holder["evaluation"] or {}).get("results", []):
+                out.line(f"  {'pass' if result['passed'] else 'FAIL'}  {result['message']}")
+        out.line(f"latest version: {view['latest_version']}")
     out.emit(data, human)
+
+
+def _how_it_got_there(client: Client, model: str, stage: str) -> str:
+    """`promoted by ci at ...` or `rolled back from version 2 by ... at ...: reason`."""
+    move = (client.history(model, stage=stage, limit=1) or [None])[0]
+    if move is None:
+        return "no recorded move"
+    what = {"promote": "promoted", "rollback": f"rolled back from version {move['from_version']}"
+            }.get(move["action"], move["action"])
+    reason = f": {move['reason']}" if move.get("reason") else ""
+    return f"{what} by {person(move['actor'])} at {_short(move['at'])}{reason}"
 
 
 @main.command()
@@ -331,7 +350,7 @@ def history(client: Client, out: Output, model, stage, at, limit) -> None:
     out.emit(moves, lambda: out.table(
         ["SEQ", "AT", "STAGE", "ACTION", "FROM", "TO", "ACTOR", "REASON"],
         [[m["seq"], _short(m["at"]), m["stage"], m["action"] + (" (forced)" if m["forced"] else ""),
-          m["from_version"], m["to_version"], m["actor"], m["reason"]] for m in moves]))
+          m["from_version"], m["to_version"], person(m["actor"]), m["reason"]] for m in moves]))
 
 
 @main.command()
@@ -461,7 +480,7 @@ def reports_list(client: Client, out: Output, limit) -> None:
 @reports.command("show")
 @click.argument("report_id", type=click.IntRange(1, 2**31 - 1))
 @click.option("--format", "fmt", type=click.Choice(["json", "html", "csv"]), default="json",
-              show_default=True)
+              show_default=True, help="json prints a summary for people unless --json is given.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
 @remote
@@ -473,8 +492,22 @@ def reports_show(client: Client, out: Output, report_id, fmt, output) -> None:
         output.write_text(text, encoding="utf-8")
         out.emit({"report_id": report_id, "format": fmt, "file": str(output)},
                  f"wrote report {report_id} ({fmt}) to {output}")
+    elif fmt == "json" and not out.as_json:
+        _show_report(out, report)
     else:
         click.echo(text)
+
+
+def _show_report(out: Output, report: dict) -> None:
+    summary = report["summary"]
+    out.line(f"report {report['id']}, {_short(report['created_at'])}: {summary['models']} "
+             f"model(s), {summary['passing']} passing, {summary['degraded']} degraded, "
+             f"{summary['failing']} failing; {summary['promotions']} promotion(s), "
+             f"{summary['rollbacks']} rollback(s)")
+    out.table(["MODEL", "STATUS", "PRODUCTION", "FAILING CRITERIA"], [
+        [m["model"], m["status"], (m.get("production") or {}).get("version") or "-",
+         "; ".join(c["message"] for c in m.get("criteria", []) if not c.get("passed"))]
+        for m in report.get("models", [])])
 
 
 @main.command()

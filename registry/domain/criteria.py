@@ -198,10 +198,15 @@ def _age(seconds: float) -> str:
     return f"{seconds:.3g} seconds"
 
 
+def _clean(number: float) -> float:
+    """Twelve significant digits: 0.8 - 0.9 is -0.1 to a reader, not -0.09999999999999998."""
+    return float(f"{number:.12g}")
+
+
 def _threshold_margin(op: str, value: float, threshold: float) -> float:
     if op == "==":
-        return -abs(value - threshold)
-    return value - threshold if op in (">=", ">") else threshold - value
+        return _clean(-abs(value - threshold))
+    return _clean(value - threshold if op in (">=", ">") else threshold - value)
 
 
 def _threshold(rule: dict, subject: Subject, now: dt.datetime) -> RuleResult:
@@ -229,7 +234,7 @@ def _threshold(rule: dict, subject: Subject, now: dt.datetime) -> RuleResult:
     verdict = f"{phrase} {_num(threshold)} as required" if ok else \
         f"it must be {phrase} {_num(threshold)}"
     return RuleResult(rule, value, expected, ok,
-                      f"{label.capitalize()} is {_num(value)}{', ' if ok else ' but '}{verdict}.",
+                      f"{label} is {_num(value)}{', ' if ok else ' but '}{verdict}.",
                       margin)
 
 
@@ -270,7 +275,7 @@ def _compare(rule: dict, subject: Subject, baseline: Subject | None) -> RuleResu
     regression, allowed = _regression(rule, value, base), rule["max_regression"]
     ok = regression <= allowed or math.isclose(regression, allowed, rel_tol=TOLERANCE,
                                                abs_tol=TOLERANCE)
-    head = f"{metric.capitalize()} is {_num(value)} against {_num(base)} for production version " \
+    head = f"{metric} is {_num(value)} against {_num(base)} for production version " \
            f"{baseline.version}"
     if regression <= 0:
         tail = "no regression"
@@ -278,7 +283,7 @@ def _compare(rule: dict, subject: Subject, baseline: Subject | None) -> RuleResu
         tail = f"a regression of {_amount(rule, regression)}, " + \
             (f"within the allowed {_amount(rule, allowed)}" if ok else
              f"more than the allowed {_amount(rule, allowed)}")
-    margin = value - bound if rule["higher_is_better"] else bound - value
+    margin = _clean(value - bound if rule["higher_is_better"] else bound - value)
     return RuleResult(rule, value, expected, ok, f"{head}: {tail}.", margin)
 
 

@@ -72,7 +72,7 @@ def test_finalize_evaluates_for_both_stages(client):
     stages = {e["stage"]: e["passed"] for e in ready["data"]["evaluations"]}
     assert stages == {"staging": False, "production": False}
     message = version["evaluations"]["production"]["results"][0]["message"]
-    assert message == "Accuracy is 0.8 but it must be at least 0.9."
+    assert message == "accuracy is 0.8 but it must be at least 0.9."
 
 
 def test_evaluate_stores_what_it_used(client):

@@ -21,9 +21,9 @@ def rule(**kwargs):
 CASES = [
     # (id, rule, baseline, passes, observed, phrase in message)
     ("threshold met", rule(metric="accuracy", op=">=", threshold=0.9), None, True, 0.91,
-     "Accuracy is 0.91, at least 0.9 as required."),
+     "accuracy is 0.91, at least 0.9 as required."),
     ("threshold missed", rule(metric="accuracy", op=">=", threshold=0.95), None, False, 0.91,
-     "Accuracy is 0.91 but it must be at least 0.95."),
+     "accuracy is 0.91 but it must be at least 0.95."),
     ("threshold equal, inclusive", rule(metric="accuracy", op=">=", threshold=0.91), None, True,
      0.91, "at least 0.91"),
     ("threshold equal, strict", rule(metric="accuracy", op=">", threshold=0.91), None, False,
@@ -35,7 +35,7 @@ CASES = [
     ("missing metric", rule(metric="f1", op=">=", threshold=0.5), None, False, None,
      "Version 7 has no f1 value"),
     ("live fresh", rule(metric="ctr", op=">=", threshold=0.04, source="live", max_age_s=3600),
-     None, True, 0.05, "Live ctr is 0.05"),
+     None, True, 0.05, "live ctr is 0.05"),
     ("live stale", rule(metric="ctr", op=">=", threshold=0.04, source="live", max_age_s=60),
      None, False, 0.05, "The newest live ctr value is 10 minutes old; it must be at most "
      "1 minute old."),
@@ -168,3 +168,10 @@ def test_only_staging_and_production_take_criteria():
     with pytest.raises(InvalidInput) as caught:
         validate_criteria({"archived": []})
     assert "stages.archived" in caught.value.extensions["errors"]
+
+
+def test_margins_carry_no_float_noise():
+    from registry.domain.criteria import _threshold_margin
+
+    assert _threshold_margin(">=", 0.8, 0.9) == -0.1
+    assert _threshold_margin("<=", 0.3, 0.1) == -0.2

@@ -46,9 +46,9 @@ def test_database_commands_find_the_servers_database_by_flag_or_environment(tmp_
 
 
 def test_a_postgres_database_without_the_schema_is_refused_too(tmp_path):
-    from tests.e2e.test_concurrent_starts import _fresh_database
+    from tests.conftest import fresh_pg_database
 
-    url = _fresh_database("modelyard_test_empty")
+    url = fresh_pg_database("modelyard_test_empty")
     result = modelyard("tokens", "list", cwd=tmp_path, env={"DATABASE_URL": url})
     assert result.returncode == 2
     assert "has no Modelyard schema; `modelyard db upgrade` creates it" in result.stderr

@@ -7,29 +7,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 
-import psycopg2
 import pytest
 import requests
 
-from tests.conftest import _postgres_or_skip
+from tests.conftest import fresh_pg_database
 from tests.e2e.conftest import free_port
 
 TOKEN = "myd_" + "r" * 40
 REPLICAS, ROUNDS = 4, 10
-
-
-def _fresh_database(name: str) -> str:
-    """An empty PostgreSQL database `name` next to the test one; its URL."""
-    base = _postgres_or_skip()
-    connection = psycopg2.connect(base)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    connection.close()
-    return urllib.parse.urlunsplit(urllib.parse.urlsplit(base)._replace(path=f"/{name}"))
 
 
 def _start_together(env: dict) -> list[tuple[subprocess.Popen, str, object]]:
@@ -71,7 +57,7 @@ def _stop(started) -> None:
 def test_replicas_started_together_all_serve(tmp_path, database):
     for round_number in range(ROUNDS if database == "postgres" else 3):
         data_dir = tmp_path / f"round{round_number}"
-        url = _fresh_database("modelyard_test_starts") if database == "postgres" else ""
+        url = fresh_pg_database("modelyard_test_starts") if database == "postgres" else ""
         env = {**os.environ, "MODELYARD_CONFIG": "", "DATABASE_URL": url,
                "MODELYARD_ADMIN_TOKEN": TOKEN, "MODELYARD_AUTH_ENABLED": "true",
                "MODELYARD_SERVER_DATA_DIR": str(data_dir)}

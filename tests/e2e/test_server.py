@@ -104,7 +104,12 @@ def test_first_start_prints_a_one_time_admin_token(tmp_path):
     with running(command, url, env=env) as (_process, log):
         assert requests.get(f"{url}/api/v1/models").status_code == 401
         log.seek(0)
-        token = re.search(r"^\s+(myd_\S+)$", log.read().decode(), re.M).group(1)
+        output = log.read().decode()
+        token = re.search(r"^  Token (myd_\S+)$", output, re.M).group(1)
+        # the banner says where to go next; migration and scheduler details stay at debug
+        assert f"  API   {url}/api/v1\n  Docs  {url}/docs\n" in output
+        assert f"  Data  {tmp_path / 'data'} (SQLite)" in output
+        assert "0001_initial" not in output and "Adding job" not in output
         headers = {"Authorization": f"Bearer {token}"}
         assert requests.get(f"{url}/api/v1/models", headers=headers).status_code == 200
     with running(command, url, env=env) as (_process, log):  # shown once only

@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 
 from registry.client import Client, Conflict, PreconditionFailed
 from tests.e2e.conftest import free_port, running
-from tests.e2e.test_concurrent_starts import _fresh_database
+from tests.conftest import fresh_pg_database
 from tests.e2e.test_webhook_outage import Receiver
 
 TOKEN = "myd_" + "t" * 40
@@ -65,7 +65,7 @@ def _chained(history: list[dict]) -> bool:
 
 @pytest.mark.slow
 def test_two_replicas_and_workers_on_one_postgres_and_one_bucket(tmp_path, s3_endpoint):
-    env = _environment(_fresh_database("modelyard_test_topology"), s3_endpoint)
+    env = _environment(fresh_pg_database("modelyard_test_topology"), s3_endpoint)
     ports = [free_port(), free_port()]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     receiver = Receiver(free_port())

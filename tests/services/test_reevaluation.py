@@ -57,7 +57,7 @@ def test_degrading_through_live_metrics_notifies_once(app, client):
     [degraded] = events(client, "production.degraded")
     assert degraded["version"] == 2 and degraded["actor"] == "scheduler"
     assert degraded["data"]["on_degraded"] == "notify" and not degraded["data"]["rolling_back"]
-    assert degraded["data"]["failed"] == ["Live ctr is 0.01 but it must be at least 0.02."]
+    assert degraded["data"]["failed"] == ["live ctr is 0.01 but it must be at least 0.02."]
     evaluation = degraded["data"]["evaluation"]
     assert evaluation["trigger"] == "scheduled" and not evaluation["passed"]
     assert evaluation["results"][0]["margin"] == pytest.approx(-0.01)
@@ -84,7 +84,7 @@ def test_the_rollback_policy_rolls_back_with_the_failed_evaluation_as_reason(app
     assert move["action"] == "rollback" and move["actor"] == "scheduler"
     assert move["evaluation_id"] == failed_id
     assert move["reason"].startswith(f"automatic rollback: scheduled evaluation {failed_id} of "
-                                     "version 2 failed: Live ctr is 0.01")
+                                     "version 2 failed: live ctr is 0.01")
 
 
 def test_a_version_that_never_passed_since_a_rollback_is_not_rolled_back_again(app, client):
