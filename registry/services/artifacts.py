@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from registry.db import write_transaction
 from registry.domain.errors import Conflict, InvalidInput, NotFound
 from registry.domain.paths import validate_file_path
-from registry.models import ModelVersion, VersionFile
+from registry.models import ModelVersion, RegisteredModel, VersionFile
 from registry.services.evaluations import evaluate_for_all_stages
 from registry.services.events import append_event
 from registry.services.lookup import find_model, find_version
@@ -119,6 +119,19 @@ def verify_version(model_name: str, number: int, *, store: ArtifactStore,
         results.append({**entry, "ok": problem is None, "problem": problem})
     return {"model": model_name, "version": number, "ok": all(r["ok"] for r in results),
             "files": results}
+
+
+def verify_versions(*, store: ArtifactStore, model_name: str | None = None,
+                    number: int | None = None, rehash: bool = False) -> Iterator[dict]:
+    """`verify_version` for every version, every version of one model, or one version, in
+    name and number order. Read-only."""
+    query = ModelVersion.select(ModelVersion.version, RegisteredModel.name).join(RegisteredModel)
+    if model_name:
+        query = query.where(RegisteredModel.name == model_name)
+    if number:
+        query = query.where(ModelVersion.version == number)
+    for row in query.order_by(RegisteredModel.name, ModelVersion.version).objects():
+        yield verify_version(row.name, row.version, store=store, rehash=rehash)
 
 
 def collect_garbage(*, store: ArtifactStore, grace: dt.timedelta, dry_run: bool = False,
