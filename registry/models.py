@@ -7,8 +7,6 @@ from peewee import (SQL, BigIntegerField, BooleanField, CharField, DoubleField, 
 from webhooks.db import BaseModel, JSONTextField, UTCTimestampField, utcnow  # noqa: F401
 from webhooks.models import TABLES as WEBHOOK_TABLES
 
-STAGES = ("none", "staging", "production", "archived")
-HELD_STAGES = ("staging", "production")  # at most one holder per model
 STATUSES = ("pending", "ready")
 
 

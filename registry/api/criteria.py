@@ -8,13 +8,13 @@ from marshmallow import fields, validate
 
 from registry.api.context import current_actor
 from registry.api.schemas import TIME, PageArgs, Strict
+from registry.domain.criteria import CRITERIA_STAGES
 from registry.services import criteria as criteria_service
 from registry.services import evaluations as evaluation_service
 
 blp = Blueprint("criteria", __name__, url_prefix="/api/v1",
                 description="Acceptance criteria and evaluations")
 VERSION = "<int(min=1, max=2147483647):version>"
-CRITERIA_STAGES = ("staging", "production")
 
 
 class CriteriaPutSchema(Strict):

@@ -8,9 +8,9 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from registry.domain.names import KEY_NAME, MODEL_NAME
+from registry.domain.stages import EXIT_STAGES, STAGES
 
 MAX_INT = 2**31 - 1
-STAGES = ("none", "staging", "production", "archived")
 TIME = {"format": "date-time"}
 ON_DEGRADED = ("notify", "rollback")
 
@@ -240,7 +240,7 @@ class VersionPageSchema(ma.Schema):
 
 
 class StageChangeSchema(Strict):
-    stage = fields.String(required=True, validate=validate.OneOf(("none", "archived")))
+    stage = fields.String(required=True, validate=validate.OneOf(EXIT_STAGES))
     reason = _text(2000, allow_none=True)
 
 

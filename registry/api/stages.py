@@ -10,11 +10,11 @@ from registry.api.auth import is_admin
 from registry.api.context import current_actor, idempotency_key, idempotency_ttl_s
 from registry.api.criteria import EvaluationSchema
 from registry.api.schemas import MAX_INT, TIME, PageArgs, Strict, _text, instant
+from registry.domain.stages import HELD_STAGES
 from registry.services import stages as stage_service
 
 blp = Blueprint("stages", __name__, url_prefix="/api/v1/models/<string:model>",
                 description="Promotion, rollback, stage holders and history")
-HELD = ("staging", "production")
 
 
 def _version(**kwargs) -> fields.Integer:
@@ -22,7 +22,7 @@ def _version(**kwargs) -> fields.Integer:
 
 
 class MoveSchema(Strict):
-    stage = fields.String(load_default="production", validate=validate.OneOf(HELD))
+    stage = fields.String(load_default="production", validate=validate.OneOf(HELD_STAGES))
     reason = _text(2000, allow_none=True)
     dry_run = fields.Boolean(load_default=False)
     expected_current_version = _version(allow_none=True, metadata={
@@ -77,7 +77,7 @@ class StageHolderSchema(ma.Schema):
 
 
 class HistoryArgs(PageArgs):
-    stage = fields.String(validate=validate.OneOf(HELD))
+    stage = fields.String(validate=validate.OneOf(HELD_STAGES))
     at = instant(metadata={
         "description": "answer which version held `stage` (default production) at this instant"})
 

@@ -10,12 +10,15 @@ from registry.cli.output import Output, short_time as _short
 from registry.cli.remote import remote, verdict
 from registry.client import Client
 from registry.domain.actors import person
+from registry.domain.stages import HELD_STAGES
+
+PROMOTABLE = tuple(reversed(HELD_STAGES))  # production first: what people ask about
 
 
 @click.command()
 @click.argument("model")
 @click.argument("version", type=click.IntRange(1, 2**31 - 1))
-@click.option("--stage", type=click.Choice(["production", "staging"]), default="production",
+@click.option("--stage", type=click.Choice(PROMOTABLE), default="production",
               show_default=True)
 @click.option("--force", is_flag=True, help="Override failed criteria (admin; needs --reason).")
 @click.option("--reason")
@@ -44,7 +47,7 @@ def _expectation(expect: int | None) -> dict:
 @click.argument("model")
 @click.option("--to", "to_version", type=click.IntRange(1, 2**31 - 1),
               help="This version (it must have held the stage); default: the previous good one.")
-@click.option("--stage", type=click.Choice(["production", "staging"]), default="production",
+@click.option("--stage", type=click.Choice(PROMOTABLE), default="production",
               show_default=True)
 @click.option("--reason")
 @click.option("--dry-run", is_flag=True)
@@ -66,16 +69,16 @@ def status(client: Client, out: Output, model) -> None:
     """What holds production and staging, since when, and the newest evaluations."""
     view = client.get_model(model)
     holders = {}
-    for stage in ("production", "staging"):
+    for stage in PROMOTABLE:
         if view[stage]:
             number = view[stage]["version"]
             holders[stage] = {**view[stage], "evaluation": client.get_version(model, number)
                               .get("evaluations", {}).get(stage)}
-    data = {"model": model, **{stage: holders.get(stage) for stage in ("production", "staging")},
+    data = {"model": model, **{stage: holders.get(stage) for stage in PROMOTABLE},
             "latest_version": view["latest_version"]}
 
     def human() -> None:
-        for stage in ("production", "staging"):
+        for stage in PROMOTABLE:
             holder = holders.get(stage)
             if not holder:
                 out.line(f"{stage}: none")
@@ -101,7 +104,7 @@ def _how_it_got_there(client: Client, model: str, stage: str) -> str:
 
 @click.command()
 @click.argument("model")
-@click.option("--stage", type=click.Choice(["production", "staging"]))
+@click.option("--stage", type=click.Choice(PROMOTABLE))
 @click.option("--at", help="RFC 3339 instant: which version held the stage then.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @remote
@@ -128,7 +131,7 @@ def history(client: Client, out: Output, model, stage, at, limit) -> None:
 def download(client: Client, out: Output, model, version_or_stage, dest) -> None:
     """Download a version (a number, or production / staging) into DEST, verifying every
     sha256 (exit 8 on a mismatch)."""
-    if version_or_stage not in ("production", "staging") and not version_or_stage.isdigit():
+    if version_or_stage not in PROMOTABLE and not version_or_stage.isdigit():
         raise click.BadParameter("a version number, production or staging",
                                  param_hint="VERSION_OR_STAGE")
     result = client.download(model, version_or_stage, dest)

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from registry.domain.errors import InvalidInput
+from registry.domain.stages import HELD_STAGES
 
-CRITERIA_STAGES = ("staging", "production")
+CRITERIA_STAGES = HELD_STAGES  # a version is checked before it enters a held stage
 OPERATORS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     ">=": (operator.ge, "at least"), ">": (operator.gt, "more than"),
     "<=": (operator.le, "at most"), "<": (operator.lt, "less than"), "==": (operator.eq, "exactly"),

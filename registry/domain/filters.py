@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Union
 
 from registry.domain.errors import BadFilter
+from registry.domain.stages import STAGES
 
 MAX_LENGTH = 4000
 MAX_CONDITIONS = 32
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
-STAGES = ("none", "staging", "production", "archived")
 STATUSES = ("pending", "ready")
 
 # Field name -> value kind. Prefixed families take a key after the dot.

@@ -10,6 +10,10 @@ from typing import Callable, Iterable
 
 from registry.domain.errors import (Conflict, NoRollbackTarget, StageConflict, StaleVersion)
 
+STAGES = ("none", "staging", "production", "archived")  # a version's `stage`
+HELD_STAGES = ("staging", "production")  # entered by promotion; at most one holder per model
+EXIT_STAGES = ("none", "archived")  # set through the stage route, in any status
+
 
 @dataclass(frozen=True)
 class Holding:

@@ -14,6 +14,7 @@ from registry.services.events import append_event
 from registry.services.lookup import find_model, find_version
 from registry.services.timefmt import utcnow
 from registry.storage import ArtifactStore
+from registry.domain import events
 
 
 def _require_pending(model_name: str, row: ModelVersion) -> None:
@@ -49,7 +50,7 @@ def upload_file(model_name: str, number: int, path: str, body: BinaryIO, *, stor
         VersionFile.delete().where((VersionFile.version == row) & (VersionFile.path == path)).execute()
         entry = VersionFile.create(version=row, path=path, size=blob.size, sha256=blob.sha256,
                                    created_at=now)
-        append_event("version.file_uploaded", actor=actor, model=model.name, version=number,
+        append_event(events.VERSION_FILE_UPLOADED, actor=actor, model=model.name, version=number,
                      data=file_view(entry), now=now)
     return file_view(entry)
 
@@ -93,7 +94,7 @@ def finalize_version(model_name: str, number: int, *, actor: str,
             row.save()
             evaluations = evaluate_for_all_stages(model, row, trigger="finalize", actor=actor,
                                                   now=now)
-            append_event("version.ready", actor=actor, model=model.name, version=number, now=now,
+            append_event(events.VERSION_READY, actor=actor, model=model.name, version=number, now=now,
                          data={"files": files, "evaluations": evaluations})
         return version_views([row], {model.id: model.name})[0]
 

@@ -11,6 +11,7 @@ from registry.services.events import append_event
 from registry.services.lookup import find_model
 from registry.services.pages import Page, newest_first
 from registry.services.timefmt import rfc3339, utcnow
+from registry.domain import events
 
 _defaults: dict[str, list[dict]] = {}
 
@@ -86,7 +87,7 @@ def set_criteria(model_name: str, stages: dict, *, actor: str,
         CriteriaRevision.create(model=model, revision=revision, stages=rules, actor=actor,
                                 created_at=now)
         view = criteria_for(model).view(model.name)
-        append_event("criteria.updated", actor=actor, model=model.name, now=now,
+        append_event(events.CRITERIA_UPDATED, actor=actor, model=model.name, now=now,
                      data={"revision": revision, "stages": view["stages"],
                            "inherited": view["inherited"],
                            "before": {"revision": newest.revision if newest else None,

@@ -17,6 +17,7 @@ from registry.services.events import append_event
 from registry.services.lookup import find_model, find_version
 from registry.services.pages import Page, newest_first
 from registry.services.timefmt import rfc3339, utcnow
+from registry.domain import events
 
 SCHEDULER = "scheduler"  # the actor of everything the scheduled jobs do
 
@@ -123,7 +124,7 @@ def evaluate_version(model_name: str, number: int, stage: str, *, actor: str,
         model = find_model(model_name, for_update=True)
         row = find_version(model, number)
         view = evaluate_row(model, row, stage, trigger="manual", actor=actor, now=now)
-        append_event("evaluation.completed", actor=actor, model=model.name, version=number,
+        append_event(events.EVALUATION_COMPLETED, actor=actor, model=model.name, version=number,
                      now=now, data={"evaluation": view})
     return view
 

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from registry.db import database, execute_together, insert_statement
+from registry.domain.events import EventType
 from registry.models import Counter, Event, ModelVersion, RegisteredModel
 from registry.services import audit
 from registry.services.timefmt import rfc3339, utcnow
@@ -23,7 +24,7 @@ def _wake_waiters() -> None:
         _committed.notify_all()
 
 
-def append_event(type_: str, *, actor: str, model: str | None = None, version: int | None = None,
+def append_event(type_: EventType, *, actor: str, model: str | None = None, version: int | None = None,
                  data: dict[str, Any] | None = None, now: dt.datetime | None = None) -> Event:
     """Append an event inside the caller's transaction.
 
@@ -34,11 +35,11 @@ def append_event(type_: str, *, actor: str, model: str | None = None, version: i
     """
     if database.transaction_depth() == 0:
         raise RuntimeError("append_event must run inside the mutation's transaction")
-    targets = outbox.subscribers(type_, model)
+    targets = outbox.subscribers(type_.name, model)
     seq = (Counter.update(value=Counter.value + 1).where(Counter.name == EVENT_SEQ)
            .returning(Counter.value).execute())[0].value
     at = now or utcnow()
-    event = Event(seq=seq, event_id=str(uuid.uuid4()), type=type_, model=model,
+    event = Event(seq=seq, event_id=str(uuid.uuid4()), type=type_.name, model=model,
                   version=version, actor=actor, at=at, data=data or {})
     execute_together([insert_statement(Event, [event.__data__]), audit.record_statement(event)])
     outbox.enqueue(event_view(event), targets, at=at,

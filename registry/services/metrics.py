@@ -13,6 +13,7 @@ from registry.services.events import append_event
 from registry.services.lookup import find_model, find_version
 from registry.services.pages import Page, decode_cursor, encode_cursor
 from registry.services.timefmt import rfc3339, utcnow
+from registry.domain import events
 
 
 def metric_statements(row: ModelVersion, metrics: Mapping[str, float], *, source: str,
@@ -51,7 +52,7 @@ def record_metrics(model_name: str, number: int, metrics: Mapping[str, float], *
         model = find_model(model_name, for_update=True)
         row = find_version(model, number)
         execute_together(metric_statements(row, metrics, source=source, recorded_at=recorded_at))
-        append_event("metrics.recorded", actor=actor, model=model.name, version=number, now=now,
+        append_event(events.METRICS_RECORDED, actor=actor, model=model.name, version=number, now=now,
                      data={"metrics": dict(metrics), "source": source,
                            "recorded_at": rfc3339(recorded_at)})
     return {"model": model.name, "version": number, "source": source, "metrics": dict(metrics),

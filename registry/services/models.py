@@ -7,12 +7,14 @@ from peewee import IntegrityError
 
 from registry.db import write_transaction
 from registry.domain.errors import Forbidden, ModelExists, StageConflict
-from registry.models import HELD_STAGES, ModelTag, ModelVersion, RegisteredModel
+from registry.domain.stages import HELD_STAGES
+from registry.models import ModelTag, ModelVersion, RegisteredModel
 from registry.services.events import append_event
 from registry.services.lookup import find_model
 from registry.services.pages import Page, decode_cursor, encode_cursor
 from registry.services.tags import load_tags, patch_tags
 from registry.services.timefmt import rfc3339, utcnow
+from registry.domain import events
 
 
 def _holders(model_ids: list[int]) -> dict[tuple[int, str], ModelVersion]:
@@ -58,7 +60,7 @@ def create_model(name: str, *, actor: str, description: str = "", tags: dict | N
                                            updated_at=now)
             patch_tags(ModelTag, model, tags or {})
             view = model_views([model])[0]
-            append_event("model.created", actor=actor, model=name, data={"model": view}, now=now)
+            append_event(events.MODEL_CREATED, actor=actor, model=name, data={"model": view}, now=now)
     except IntegrityError:
         raise ModelExists(f"model '{name}' already exists") from None
     return view
@@ -118,7 +120,7 @@ def update_model(name: str, *, actor: str, description: str | None = None,
         model.save()
         patch_tags(ModelTag, model, tags or {})
         view = model_views([model])[0]
-        append_event("model.updated", actor=actor, model=name,
+        append_event(events.MODEL_UPDATED, actor=actor, model=name,
                      data={"description": description, "tags": tags or {},
                            "production_requires_admin": production_requires_admin,
                            "on_degraded": on_degraded, "before": before}, now=now)
@@ -136,4 +138,4 @@ def delete_model(name: str, *, actor: str, now: dt.datetime | None = None) -> No
             raise StageConflict(f"model '{name}' still has versions in {stages}; "
                                 "archive them first")
         model.delete_instance()
-        append_event("model.deleted", actor=actor, model=name, data={}, now=now)
+        append_event(events.MODEL_DELETED, actor=actor, model=name, data={}, now=now)

@@ -6,7 +6,8 @@ import logging
 
 from registry.db import write_transaction
 from registry.domain.errors import DomainError, ModelNotFound
-from registry.models import HELD_STAGES, ModelVersion, RegisteredModel
+from registry.domain.stages import HELD_STAGES
+from registry.models import ModelVersion, RegisteredModel
 from registry.services.evaluations import (SCHEDULER, evaluate_row, stage_holder,
                                            verdicts_since_taking_stage)
 from registry.services.events import append_event
@@ -14,6 +15,7 @@ from registry.services.lookup import find_model
 from registry.services.stages import Precondition, rollback
 from registry.services.timefmt import utcnow
 from registry.storage import ArtifactStore
+from registry.domain import events
 
 log = logging.getLogger(__name__)
 REASON_CHARS = 1000
@@ -54,7 +56,7 @@ def reevaluate_model(name: str, *, store: ArtifactStore, now: dt.datetime | None
                 rollback_due = view
             if not earlier or earlier[0]:
                 outcome["degraded"] = True
-                append_event("production.degraded", actor=SCHEDULER, model=model.name,
+                append_event(events.PRODUCTION_DEGRADED, actor=SCHEDULER, model=model.name,
                              version=holder.version, now=now,
                              data={"stage": stage, "version": holder.version,
                                    "on_degraded": model.on_degraded,

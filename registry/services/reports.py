@@ -18,6 +18,7 @@ from registry.services.events import append_event
 from registry.services.lookup import find_model
 from registry.services.pages import Page, newest_first
 from registry.services.timefmt import rfc3339, utcnow
+from registry.domain import events
 
 STATUSES = ("passing", "degraded", "failing", "no_production")
 
@@ -133,7 +134,7 @@ def generate_report(*, actor: str, trigger: str, period_days: int, trend_points:
         report = Report.create(created_at=now, period_start=start, period_end=now, trigger=trigger,
                                actor=actor, models=models, summary=summary,
                                body={"models": sections})
-        append_event("report.generated", actor=actor, now=now, data={
+        append_event(events.REPORT_GENERATED, actor=actor, now=now, data={
             "report_id": report.id, "summary": summary, "trigger": trigger,
             "period": {"start": rfc3339(start), "end": rfc3339(now)},
             "url": report_link(public_url, report.id)})

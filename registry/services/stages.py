@@ -15,7 +15,8 @@ from peewee import fn
 from registry.db import fetch_prepared, write_transaction
 from registry.domain import stages as plan
 from registry.domain.errors import CriteriaNotMet, Forbidden, InvalidInput, NotFound
-from registry.models import (HELD_STAGES, ApiToken, ModelVersion, RegisteredModel, StageMove,
+from registry.domain.stages import HELD_STAGES
+from registry.models import (ApiToken, ModelVersion, RegisteredModel, StageMove,
                              VersionFile)
 from registry.services import idempotency, tokens
 from registry.services.evaluations import evaluate_row, save_evaluation, stage_holder
@@ -24,6 +25,7 @@ from registry.services.lookup import find_model, find_version
 from registry.services.pages import Page, newest_first
 from registry.services.timefmt import rfc3339, utcnow
 from registry.storage import ArtifactStore
+from registry.domain import events
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ def promote(model_name: str, number: int, *, stage: str = "production", actor: s
             save_evaluation(row, evaluation, now=now)
             _enter(model, row, stage, holder, action="promote", actor=actor, reason=reason,
                    now=now, forced=force, evaluation_id=evaluation["id"])
-            event = append_event("model.promoted", actor=actor, model=model.name, version=number,
+            event = append_event(events.MODEL_PROMOTED, actor=actor, model=model.name, version=number,
                                  now=now, data={"stage": stage, "version": number,
                                                 "previous_version": answer["previous_version"],
                                                 "forced": force, "reason": reason,
@@ -247,7 +249,7 @@ def rollback(model_name: str, *, stage: str = "production", actor: str, store: A
                 return {**answer, "event_seq": None, "dry_run": True}
             _enter(model, explicit or holders[target.version], stage, current, action="rollback",
                    actor=actor, reason=reason, now=now, evaluation_id=evaluation_id)
-            event = append_event("model.rolled_back", actor=actor, model=model.name,
+            event = append_event(events.MODEL_ROLLED_BACK, actor=actor, model=model.name,
                                  version=target.version, now=now,
                                  data={"stage": stage, "version": target.version,
                                        "rolled_back_version": current.version, "reason": reason,

@@ -7,11 +7,12 @@ from typing import Callable
 
 from registry.db import write_transaction
 from registry.services.events import append_event
+from registry.domain import events
 from webhooks import deliveries, subscriptions
 from webhooks.settings import Settings
 
 
-def _audited(action: str, change: Callable[[], dict | None], *, actor: str,
+def _audited(action: events.EventType, change: Callable[[], dict | None], *, actor: str,
              target: dict) -> dict | None:
     """Run `change` (its own transaction becomes a nested one) and append the event `action`
     with `target` and the change's answer, secret removed, in one transaction."""
@@ -24,39 +25,39 @@ def _audited(action: str, change: Callable[[], dict | None], *, actor: str,
 
 def create_subscription(spec: dict, *, actor: str, settings: Settings) -> dict:
     """A new subscription with its one-time secret; raises InvalidSubscription."""
-    return _audited("webhook.created", lambda: subscriptions.create(spec, settings=settings),
+    return _audited(events.WEBHOOK_CREATED, lambda: subscriptions.create(spec, settings=settings),
                     actor=actor, target={})
 
 
 def update_subscription(webhook_id: int, changes: dict, *, actor: str,
                         settings: Settings) -> dict:
     """Raises SubscriptionNotFound, InvalidSubscription."""
-    return _audited("webhook.updated",
+    return _audited(events.WEBHOOK_UPDATED,
                     lambda: subscriptions.update(webhook_id, changes, settings=settings),
                     actor=actor, target={"webhook_id": webhook_id})
 
 
 def delete_subscription(webhook_id: int, *, actor: str) -> None:
     """Removes it with its undelivered deliveries; raises SubscriptionNotFound."""
-    _audited("webhook.deleted", lambda: subscriptions.delete(webhook_id), actor=actor,
+    _audited(events.WEBHOOK_DELETED, lambda: subscriptions.delete(webhook_id), actor=actor,
              target={"webhook_id": webhook_id})
 
 
 def rotate_secret(webhook_id: int, *, actor: str, settings: Settings,
                   now: dt.datetime | None = None) -> dict:
     """A new secret, shown once; raises SubscriptionNotFound."""
-    return _audited("webhook.secret_rotated",
+    return _audited(events.WEBHOOK_SECRET_ROTATED,
                     lambda: subscriptions.rotate_secret(webhook_id, settings=settings, now=now),
                     actor=actor, target={"webhook_id": webhook_id})
 
 
 def send_test(webhook_id: int, *, actor: str) -> dict:
     """Queues a `webhook.test` delivery; raises SubscriptionNotFound."""
-    return _audited("webhook.tested", lambda: subscriptions.send_test(webhook_id), actor=actor,
+    return _audited(events.WEBHOOK_TESTED, lambda: subscriptions.send_test(webhook_id), actor=actor,
                     target={"webhook_id": webhook_id})
 
 
 def redeliver(delivery_id: int, *, actor: str) -> dict:
     """Sends a delivery again; raises DeliveryNotFound."""
-    return _audited("delivery.redelivered", lambda: deliveries.redeliver(delivery_id),
+    return _audited(events.DELIVERY_REDELIVERED, lambda: deliveries.redeliver(delivery_id),
                     actor=actor, target={"delivery_id": delivery_id})

@@ -13,6 +13,7 @@ from registry.domain.errors import Conflict, InvalidInput, NotFound
 from registry.models import ApiToken
 from registry.services.events import append_event
 from registry.services.timefmt import rfc3339, utcnow
+from registry.domain import events
 
 ROLES = ("viewer", "editor", "deployer", "admin")  # each includes the ones before it
 PREFIX = "myd_"
@@ -48,7 +49,7 @@ def create_token(name: str, role: str, *, actor: str, token: str | None = None,
         with write_transaction():
             row = ApiToken.create(name=name, role=role, token_hash=digest(token),
                                   created_by=actor, created_at=now)
-            append_event("token.created", actor=actor, now=now,
+            append_event(events.TOKEN_CREATED, actor=actor, now=now,
                          data={"id": row.id, "name": name, "role": role})
     except IntegrityError:
         raise Conflict(f"a token named '{name}' (or with this value) already exists") from None
@@ -69,7 +70,7 @@ def revoke_token(token_id: int, *, actor: str, now: dt.datetime | None = None) -
         if row.revoked_at is None:
             row.revoked_at = now
             row.save()
-            append_event("token.revoked", actor=actor, now=now, data={"id": row.id, "name": row.name})
+            append_event(events.TOKEN_REVOKED, actor=actor, now=now, data={"id": row.id, "name": row.name})
     return view(row)
 
 

@@ -7,7 +7,8 @@ from collections import defaultdict
 
 from registry.db import among, execute_together, insert_rows, insert_statement, write_transaction
 from registry.domain.errors import Forbidden, InvalidInput, StageConflict
-from registry.models import (HELD_STAGES, RUN_COLUMNS, Metric, MetricValue, ModelVersion, Param,
+from registry.domain.stages import EXIT_STAGES, HELD_STAGES
+from registry.models import (RUN_COLUMNS, Metric, MetricValue, ModelVersion, Param,
                              RegisteredModel, StageMove, VersionFile, VersionTag)
 from registry.services import idempotency
 from registry.services.evaluations import latest_evaluations
@@ -16,6 +17,7 @@ from registry.services.metrics import metric_statements
 from registry.services.lookup import allocate_version_number, find_model, find_version
 from registry.services.tags import load_tags, patch_tags, tags_statement
 from registry.services.timefmt import rfc3339, utcnow
+from registry.domain import events
 
 
 def _dig(tree: dict, path: tuple[str, ...]):
@@ -126,7 +128,7 @@ def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: s
             "run": _run_view(row, dict(params), dict(metrics)), "metrics": dict(metrics),
             "files": [], "evaluations": {},
             "created_at": rfc3339(now), "updated_at": rfc3339(now)}
-    append_event("version.created", actor=actor, model=model.name, version=number,
+    append_event(events.VERSION_CREATED, actor=actor, model=model.name, version=number,
                  data={"version": view}, now=now)
     return view
 
@@ -179,7 +181,7 @@ def update_version(model_name: str, number: int, *, actor: str, description: str
         row.save()
         patch_tags(VersionTag, row, tags or {})
         view = _view(model, row)
-        append_event("version.updated", actor=actor, model=model.name, version=number,
+        append_event(events.VERSION_UPDATED, actor=actor, model=model.name, version=number,
                      data={"description": description, "tags": tags or {}, "before": before},
                      now=now)
     return view
@@ -193,7 +195,7 @@ def set_stage(model_name: str, number: int, stage: str, *, actor: str, reason: s
     history row records it. Raises ModelNotFound, VersionNotFound, StageConflict for other stages,
     Forbidden when it holds production of a model whose production moves need an admin.
     """
-    if stage not in ("none", "archived"):
+    if stage not in EXIT_STAGES:
         raise StageConflict(f"stage '{stage}' is entered through promote or rollback, "
                             "not this route")
     now = now or utcnow()
@@ -211,6 +213,6 @@ def set_stage(model_name: str, number: int, stage: str, *, actor: str, reason: s
         row.stage, row.stage_since, row.updated_at = stage, now, now
         row.save()
         view = _view(model, row)
-        append_event("stage.changed", actor=actor, model=model.name, version=number, now=now,
+        append_event(events.STAGE_CHANGED, actor=actor, model=model.name, version=number, now=now,
                      data={"from_stage": previous, "to_stage": stage, "reason": reason})
     return view
