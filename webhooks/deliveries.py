@@ -1,15 +1,14 @@
 """The delivery log: deliveries with every attempt, and redelivery."""
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 from collections import defaultdict
 
 from webhooks.db import database, rfc3339, utcnow
-from webhooks.errors import DeliveryNotFound, InvalidSubscription
+from webhooks.errors import DeliveryNotFound
 from webhooks.models import Delivery, DeliveryAttempt
 from webhooks.outbox import announce
+from webhooks.pages import newest_first
 from webhooks.subscriptions import find
 
 
@@ -32,34 +31,15 @@ def delivery_views(rows: list[Delivery]) -> list[dict]:
              "created_at": rfc3339(row.created_at), "attempts": attempts[row.id]} for row in rows]
 
 
-def _cursor(text: str | None) -> int | None:
-    if not text:
-        return None
-    try:
-        position = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        if type(position) is int and 0 < position < 2**62:
-            return position
-    except ValueError:
-        pass
-    raise InvalidSubscription("cursor is not one this server issued", errors={"cursor": ["invalid"]})
-
-
 def list_deliveries(subscription_id: int, *, status: str | None = None, limit: int = 50,
                     cursor: str | None = None) -> dict:
     """A subscription's deliveries, newest first, each with its attempts. Raises
-    SubscriptionNotFound, InvalidSubscription (bad cursor)."""
+    SubscriptionNotFound, InvalidCursor."""
     find(subscription_id)
     query = Delivery.select().where(Delivery.subscription == subscription_id)
     if status:
         query = query.where(Delivery.status == status)
-    before = _cursor(cursor)
-    if before:
-        query = query.where(Delivery.id < before)
-    rows = list(query.order_by(Delivery.id.desc()).limit(limit + 1))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = base64.urlsafe_b64encode(json.dumps(rows[-1].id).encode()).decode().rstrip("=")
+    rows, next_cursor = newest_first(query, Delivery.id, limit=limit, cursor=cursor)
     return {"items": delivery_views(rows), "next_cursor": next_cursor}
 
 

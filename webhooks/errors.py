@@ -1,4 +1,6 @@
-"""Errors of the webhook use cases; registry/api maps them to problem+json."""
+"""Errors of the webhook use cases and of cursors; registry/api maps them to problem+json
+through the same table as the registry's domain errors (same shape: `detail`, `extensions`).
+Their base is this package's own because webhooks/ never imports registry/."""
 from __future__ import annotations
 
 
@@ -19,3 +21,7 @@ class DeliveryNotFound(WebhookError):
 
 class InvalidSubscription(WebhookError):
     """422: the URL or filters cannot be used; `errors` names the field."""
+
+
+class InvalidCursor(WebhookError):
+    """422: a list's cursor is not one this server issued."""

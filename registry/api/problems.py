@@ -14,8 +14,9 @@ from webhooks import errors as webhook_errors
 log = logging.getLogger(__name__)
 PROBLEM_TYPE_BASE = "https://modelyard.dev/problems/"
 
-# Domain error -> (status, problem type slug, title). First match wins, so subclasses come first.
-DOMAIN_STATUS: list[tuple[type[errors.DomainError], int, str, str]] = [
+# Known error -> (status, problem type slug, title): the registry's domain errors and the webhook
+# package's, which share their shape. First match wins, so subclasses come first.
+KNOWN_ERRORS: list[tuple[type[Exception], int, str, str]] = [
     (errors.Forbidden, 403, "forbidden", "Forbidden"),
     (errors.ModelNotFound, 404, "model-not-found", "Model not found"),
     (errors.VersionNotFound, 404, "version-not-found", "Version not found"),
@@ -33,7 +34,12 @@ DOMAIN_STATUS: list[tuple[type[errors.DomainError], int, str, str]] = [
     (errors.StaleVersion, 412, "stale-version", "The state changed since you read it"),
     (errors.ArtifactTooLarge, 413, "file-too-large", "File too large"),
     (errors.IncompleteUpload, 400, "incomplete-upload", "Incomplete upload"),
+    (webhook_errors.SubscriptionNotFound, 404, "webhook-not-found", "Webhook not found"),
+    (webhook_errors.DeliveryNotFound, 404, "delivery-not-found", "Delivery not found"),
+    (webhook_errors.InvalidSubscription, 422, "invalid-webhook", "Invalid webhook"),
+    (webhook_errors.InvalidCursor, 422, "invalid-input", "Invalid input"),
 ]
+KNOWN_BASES = (errors.DomainError, webhook_errors.WebhookError)
 
 
 class ProblemSchema(ma.Schema):
@@ -88,22 +94,8 @@ def handle_http_exception(error: HTTPException) -> Response:
     return problem(status, error.name, error.description or error.name, headers=headers)
 
 
-def handle_domain_error(error: errors.DomainError) -> Response:
-    for cls, status, slug, title in DOMAIN_STATUS:
-        if isinstance(error, cls):
-            return problem(status, title, error.detail, slug=slug, **error.extensions)
-    return handle_unexpected(error)
-
-
-WEBHOOK_STATUS = [
-    (webhook_errors.SubscriptionNotFound, 404, "webhook-not-found", "Webhook not found"),
-    (webhook_errors.DeliveryNotFound, 404, "delivery-not-found", "Delivery not found"),
-    (webhook_errors.InvalidSubscription, 422, "invalid-webhook", "Invalid webhook"),
-]
-
-
-def handle_webhook_error(error: webhook_errors.WebhookError) -> Response:
-    for cls, status, slug, title in WEBHOOK_STATUS:
+def handle_known_error(error: errors.DomainError | webhook_errors.WebhookError) -> Response:
+    for cls, status, slug, title in KNOWN_ERRORS:
         if isinstance(error, cls):
             return problem(status, title, error.detail, slug=slug, **error.extensions)
     return handle_unexpected(error)
@@ -124,7 +116,7 @@ def handle_unexpected(error: Exception) -> Response:
 
 def register_problem_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(errors.DomainError, handle_domain_error)
-    app.register_error_handler(webhook_errors.WebhookError, handle_webhook_error)
+    for base in KNOWN_BASES:
+        app.register_error_handler(base, handle_known_error)
     app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(Exception, handle_unexpected)

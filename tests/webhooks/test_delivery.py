@@ -270,3 +270,13 @@ def test_a_delivery_the_guard_refuses_fails_at_once_with_the_reason(backend):
         assert "refused: address" in attempt["error"] and "is not public" in attempt["error"]
     finally:
         dispatcher.pool.shutdown()
+
+
+def test_a_bad_cursor_is_the_same_problem_on_every_list(client):
+    hook = subscribe(client, "https://hooks.example.com/x")
+    for path in (f"/api/v1/webhooks/{hook['id']}/deliveries", "/api/v1/models",
+                 "/api/v1/audit"):
+        answer = client.get(f"{path}?cursor=bm90LW91cnM")
+        assert answer.status_code == 422, (path, answer.json)
+        assert answer.json["type"].endswith("/invalid-input")
+        assert answer.json["errors"] == {"cursor": ["invalid"]}
