@@ -58,8 +58,57 @@ def test_the_client_needs_none_of_the_servers_dependencies():
     """A training script installs the package for the client; importing it must not pull in
     the server stack."""
     for module, path in _modules():
-        if module == "registry.client":
+        if module == "registry.client" or module.startswith("registry.client."):
             for imported in _imports(path):
                 top = imported.split(".")[0]
                 assert top in sys.stdlib_module_names or top in ("requests", "urllib3", "rich",
-                                                                 "__future__"), imported
+                                                                 "__future__") or (
+                    imported.startswith("registry.client")), f"{module} imports {imported}"
+
+
+# Where a transaction may begin: the use cases (registry/services), the helper that begins one,
+# the schema upgrade, and the webhook dispatcher's own claim and record steps.
+OPENS_TRANSACTIONS = ("registry.services.", "registry.db", "registry.migrate",
+                      "webhooks.dispatcher")
+
+
+def _calls(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            func = node.func
+            names.add(func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", ""))
+    return names
+
+
+def test_only_services_open_transactions():
+    for module, path in _modules():
+        if module.startswith("registry.migrations") or module.startswith(OPENS_TRANSACTIONS):
+            continue
+        opened = _calls(path) & {"atomic", "write_transaction", "transaction"}
+        assert not opened, f"{module} opens a transaction ({', '.join(opened)}): call a service"
+
+
+def test_routes_reach_webhooks_only_through_services():
+    """Routes call registry services; only the problem table names the webhook errors."""
+    for module, path in _modules():
+        if module.startswith("registry.api"):
+            imported = [name for name in _imports(path) if name.split(".")[0] == "webhooks"]
+            assert imported in ([], ["webhooks"]) and (
+                not imported or module == "registry.api.problems"), f"{module} imports {imported}"
+
+
+def test_the_domain_imports_no_framework():
+    for module, path in _modules():
+        if module.startswith("registry.domain"):
+            for imported in _imports(path):
+                assert imported.split(".")[0] not in ("peewee", "flask", "marshmallow", "playhouse",
+                                                      "werkzeug"), f"{module} imports {imported}"
+
+
+def test_no_module_is_over_400_lines():
+    for module, path in _modules():
+        if module.startswith("registry.migrations"):
+            continue
+        lines = len(path.read_text().splitlines())
+        assert lines <= 400, f"{module} has {lines} lines: split it by noun"

@@ -13,6 +13,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def require_transaction(what: str) -> None:
+    """The package's writes join the caller's transaction (a registry service owns it, with the
+    change's event and audit row); raises RuntimeError when there is none."""
+    if database.transaction_depth() == 0:
+        raise RuntimeError(f"{what} must run inside the caller's transaction")
+
+
 def is_postgres() -> bool:
     return isinstance(database.obj, PostgresqlDatabase)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from webhooks.db import database, rfc3339, utcnow
+from webhooks.db import rfc3339, require_transaction, utcnow
 from webhooks.errors import DeliveryNotFound
 from webhooks.models import Delivery, DeliveryAttempt
 from webhooks.outbox import announce
@@ -47,13 +47,13 @@ def redeliver(delivery_id: int, *, now: dt.datetime | None = None) -> dict:
     """Send a delivery again, same webhook-id and body, with a fresh retry schedule; it keeps
     its place in its model's order. Raises DeliveryNotFound."""
     now = now or utcnow()
-    with database.atomic():
-        row = Delivery.get_or_none(Delivery.id == delivery_id)
-        if row is None:
-            raise DeliveryNotFound(f"delivery {delivery_id} does not exist")
-        if row.status != "delivering":  # one in flight finishes and is recorded first
-            row.status, row.next_attempt_at, row.retry_base = "pending", now, row.attempts
-            row.save()
-            announce()
+    require_transaction("deliveries.redeliver")
+    row = Delivery.get_or_none(Delivery.id == delivery_id)
+    if row is None:
+        raise DeliveryNotFound(f"delivery {delivery_id} does not exist")
+    if row.status != "delivering":  # one in flight finishes and is recorded first
+        row.status, row.next_attempt_at, row.retry_base = "pending", now, row.attempts
+        row.save()
+        announce()
     return delivery_views([row])[0]
 

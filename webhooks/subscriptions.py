@@ -6,7 +6,7 @@ import json
 import uuid
 
 from webhooks import secrets
-from webhooks.db import database, rfc3339, utcnow
+from webhooks.db import rfc3339, require_transaction, utcnow
 from webhooks.errors import InvalidSubscription, SubscriptionNotFound
 from webhooks.models import Delivery, WebhookSubscription
 from webhooks.outbox import announce, lock_subscriptions
@@ -46,12 +46,12 @@ def create(spec: dict, *, settings: Settings, now: dt.datetime | None = None) ->
     _check_url(spec["url"], settings)
     now = now or utcnow()
     secret = secrets.new_secret()
-    with database.atomic():
-        lock_subscriptions(exclusive=True)
-        row = WebhookSubscription.create(
-            url=spec["url"], events=spec["events"], models=spec.get("models"),
-            description=spec.get("description", ""), active=spec.get("active", True),
-            secret=secrets.encrypt(secret, settings.fernet_key), created_at=now, updated_at=now)
+    require_transaction("subscriptions.create")
+    lock_subscriptions(exclusive=True)
+    row = WebhookSubscription.create(
+        url=spec["url"], events=spec["events"], models=spec.get("models"),
+        description=spec.get("description", ""), active=spec.get("active", True),
+        secret=secrets.encrypt(secret, settings.fernet_key), created_at=now, updated_at=now)
     return {**view(row), "secret": secret}
 
 
@@ -71,24 +71,24 @@ def update(subscription_id: int, changes: dict, *, settings: Settings,
     if "url" in changes:
         _check_url(changes["url"], settings)
     now = now or utcnow()
-    with database.atomic():
-        lock_subscriptions(exclusive=True)
-        row = find(subscription_id)
-        for key, value in changes.items():
-            setattr(row, key, value)
-        if changes.get("active"):
-            row.disabled_reason = row.disabled_at = row.failing_since = None
-        row.updated_at = now
-        row.save()
+    require_transaction("subscriptions.update")
+    lock_subscriptions(exclusive=True)
+    row = find(subscription_id)
+    for key, value in changes.items():
+        setattr(row, key, value)
+    if changes.get("active"):
+        row.disabled_reason = row.disabled_at = row.failing_since = None
+    row.updated_at = now
+    row.save()
     return view(row)
 
 
 def delete(subscription_id: int) -> None:
     """Remove the subscription and its undelivered outbox rows; later events are not sent.
     Raises SubscriptionNotFound."""
-    with database.atomic():
-        lock_subscriptions(exclusive=True)
-        find(subscription_id).delete_instance()
+    require_transaction("subscriptions.delete")
+    lock_subscriptions(exclusive=True)
+    find(subscription_id).delete_instance()
 
 
 def rotate_secret(subscription_id: int, *, settings: Settings,
@@ -96,13 +96,13 @@ def rotate_secret(subscription_id: int, *, settings: Settings,
     """A new secret (shown once); the old one keeps signing, next to it, for the overlap."""
     now = now or utcnow()
     secret = secrets.new_secret()
-    with database.atomic():
-        row = find(subscription_id)
-        row.previous_secret = row.secret
-        row.previous_until = now + dt.timedelta(seconds=settings.secret_overlap_s)
-        row.secret = secrets.encrypt(secret, settings.fernet_key)
-        row.updated_at = now
-        row.save()
+    require_transaction("subscriptions.rotate_secret")
+    row = find(subscription_id)
+    row.previous_secret = row.secret
+    row.previous_until = now + dt.timedelta(seconds=settings.secret_overlap_s)
+    row.secret = secrets.encrypt(secret, settings.fernet_key)
+    row.updated_at = now
+    row.save()
     return {**view(row), "secret": secret}
 
 
@@ -113,10 +113,10 @@ def send_test(subscription_id: int, *, now: dt.datetime | None = None) -> dict:
     body = json.dumps({"type": "webhook.test", "timestamp": rfc3339(now),
                        "data": {"id": event_id, "subscription_id": subscription_id}},
                       separators=(",", ":"))
-    with database.atomic():
-        row = find(subscription_id)
-        delivery = Delivery.create(subscription=row, event_id=event_id, event_seq=0,
-                                   event_type="webhook.test", model_name="", body=body,
-                                   next_attempt_at=now, created_at=now)
-        announce()
+    require_transaction("subscriptions.send_test")
+    row = find(subscription_id)
+    delivery = Delivery.create(subscription=row, event_id=event_id, event_seq=0,
+                               event_type="webhook.test", model_name="", body=body,
+                               next_attempt_at=now, created_at=now)
+    announce()
     return {"delivery_id": delivery.id, "event_id": event_id}

@@ -11,7 +11,6 @@ from registry.api.context import current_actor
 from registry.api.schemas import TIME, PageArgs, Strict, _text
 from registry.domain.names import MODEL_NAME
 from registry.services import subscriptions as admin
-from webhooks import deliveries, subscriptions
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Webhooks")
 EVENT_TYPE = r"^(\*|[a-z_]+\.[a-z_.]+)$"
@@ -105,7 +104,7 @@ class Webhooks(MethodView):
     @blp.response(200, SubscriptionSchema(many=True))
     def get(self):
         """Every subscription."""
-        return subscriptions.list_all()
+        return admin.list_subscriptions()
 
     @blp.arguments(SubscriptionCreateSchema)
     @blp.response(201, SubscriptionWithSecretSchema)
@@ -119,7 +118,7 @@ class Webhook(MethodView):
     @blp.response(200, SubscriptionSchema)
     def get(self, webhook_id):
         """One subscription (never its secret)."""
-        return subscriptions.get(webhook_id)
+        return admin.get_subscription(webhook_id)
 
     @blp.arguments(SubscriptionFields)
     @blp.response(200, SubscriptionSchema)
@@ -153,7 +152,7 @@ def send_test(webhook_id):
 @blp.response(200, DeliveryPageSchema)
 def list_deliveries(args, webhook_id):
     """The delivery log, newest first, each with every attempt."""
-    return deliveries.list_deliveries(webhook_id, **args)
+    return admin.list_deliveries(webhook_id, **args)
 
 
 @blp.route("/deliveries/<int(min=1, max=2147483647):delivery_id>/redeliver", methods=["POST"])

@@ -14,13 +14,31 @@ from webhooks.settings import Settings
 
 def _audited(action: events.EventType, change: Callable[[], dict | None], *, actor: str,
              target: dict) -> dict | None:
-    """Run `change` (its own transaction becomes a nested one) and append the event `action`
-    with `target` and the change's answer, secret removed, in one transaction."""
+    """Run `change` (the webhooks package's write, which requires a transaction) and append the
+    event `action` with `target` and the change's answer, secret removed, in this one
+    transaction."""
     with write_transaction():
         answer = change()
         shown = {key: value for key, value in (answer or {}).items() if key != "secret"}
         append_event(action, actor=actor, data={**target, "after": shown})
     return answer
+
+
+def list_subscriptions() -> list[dict]:
+    """Every subscription, oldest first (secrets never shown)."""
+    return subscriptions.list_all()
+
+
+def get_subscription(webhook_id: int) -> dict:
+    """Raises SubscriptionNotFound."""
+    return subscriptions.get(webhook_id)
+
+
+def list_deliveries(webhook_id: int, *, status: str | None = None, limit: int = 50,
+                    cursor: str | None = None) -> dict:
+    """A subscription's deliveries, newest first, with their attempts. Raises
+    SubscriptionNotFound, InvalidCursor."""
+    return deliveries.list_deliveries(webhook_id, status=status, limit=limit, cursor=cursor)
 
 
 def create_subscription(spec: dict, *, actor: str, settings: Settings) -> dict:
