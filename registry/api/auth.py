@@ -66,10 +66,6 @@ def _authenticate():
     return None
 
 
-def is_admin() -> bool:
-    return g.get("role") == "admin"
-
-
 def install_auth(app: Flask) -> None:
     app.before_request(_authenticate)
 

@@ -1,4 +1,5 @@
-"""Per-request facts the routes hand to services: who is acting, and idempotency keys."""
+"""Per-request facts the routes hand to services: who is acting, whether as an admin, and the
+request's idempotency key. `caller()` gathers them as the keyword arguments services take."""
 from __future__ import annotations
 
 import re
@@ -26,3 +27,17 @@ def idempotency_key() -> str | None:
 
 def idempotency_ttl_s() -> int:
     return current_app.config["MODELYARD"]["api"]["idempotency_ttl_s"]
+
+
+def is_admin() -> bool:
+    """The auth layer's verdict on the caller's role (every caller is an admin with auth off)."""
+    return g.get("role") == "admin"
+
+
+def caller(*, idempotent: bool = False) -> dict:
+    """Who acts, as service keyword arguments: `actor` and `is_admin`, and for a use case that
+    takes an Idempotency-Key, the key and how long it is remembered."""
+    facts = {"actor": current_actor(), "is_admin": is_admin()}
+    if idempotent:
+        facts.update(idempotency_key=idempotency_key(), idempotency_ttl_s=idempotency_ttl_s())
+    return facts

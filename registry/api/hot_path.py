@@ -25,7 +25,7 @@ from registry.api.guards import REQUEST_ID, SECURITY_HEADERS
 from registry.db import database
 from registry.domain.errors import DomainError
 from registry.domain.names import MODEL_NAME
-from registry.services import stages as stage_service
+from registry.services import holders as holder_service
 
 PATH = re.compile(rf"^/api/v1/models/({MODEL_NAME.pattern.strip('^$')})/"
                   r"(?:(production)|stages/(staging|production))$")
@@ -64,8 +64,8 @@ class StageLookups:
         try:
             with database.connection_context():
                 if self.auth:
-                    return stage_service.stage_view_for_token(model, stage, token)
-                return stage_service.stage_view(model, stage)
+                    return holder_service.stage_view_for_token(model, stage, token)
+                return holder_service.stage_view(model, stage)
         except (DomainError, DatabaseError):  # the route gives the problem+json answer
             return None
 

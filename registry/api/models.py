@@ -4,8 +4,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from registry.api.auth import is_admin
-from registry.api.context import current_actor
+from registry.api.context import caller, current_actor
 from registry.api.schemas import ModelCreateSchema, ModelListArgs, ModelPageSchema, ModelPatchSchema, ModelSchema
 from registry.services import models as model_service
 
@@ -39,8 +38,7 @@ class Model(MethodView):
     @blp.response(200, ModelSchema)
     def patch(self, body, model):
         """Change the description; merge tags (a null value removes the tag)."""
-        return model_service.update_model(model, actor=current_actor(), is_admin=is_admin(),
-                                          **body)
+        return model_service.update_model(model, **caller(), **body)
 
     @blp.response(204)
     def delete(self, model):

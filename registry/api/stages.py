@@ -6,11 +6,11 @@ from flask import Response, current_app, json, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from registry.api.auth import is_admin
-from registry.api.context import current_actor, idempotency_key, idempotency_ttl_s
+from registry.api.context import caller
 from registry.api.criteria import EvaluationSchema
 from registry.api.schemas import MAX_INT, TIME, PageArgs, Strict, _text, instant
 from registry.domain.stages import HELD_STAGES
+from registry.services import holders as holder_service
 from registry.services import stages as stage_service
 
 blp = Blueprint("stages", __name__, url_prefix="/api/v1/models/<string:model>",
@@ -128,10 +128,9 @@ def promote(body, model):
     """Promote a ready version if it meets the stage's criteria (422 with the evaluation if not).
     `force` (with a reason) overrides them and needs the admin role."""
     return _answer(stage_service.promote(
-        model, body["version"], stage=body["stage"], actor=current_actor(),
-        reason=body.get("reason"), force=body["force"], dry_run=body["dry_run"],
-        precondition=_precondition(body), idempotency_key=idempotency_key(),
-        idempotency_ttl_s=idempotency_ttl_s(), is_admin=is_admin()))
+        model, body["version"], stage=body["stage"], reason=body.get("reason"),
+        force=body["force"], dry_run=body["dry_run"], precondition=_precondition(body),
+        **caller(idempotent=True)))
 
 
 @blp.route("/rollback", methods=["POST"])
@@ -140,15 +139,13 @@ def promote(body, model):
 def rollback(body, model):
     """Return the stage to the previous good holder (or `to_version`) in one call."""
     return _answer(stage_service.rollback(
-        model, stage=body["stage"], actor=current_actor(),
-        store=current_app.extensions["modelyard_store"], to_version=body.get("to_version"),
-        reason=body.get("reason"), dry_run=body["dry_run"], precondition=_precondition(body),
-        idempotency_key=idempotency_key(), idempotency_ttl_s=idempotency_ttl_s(),
-        is_admin=is_admin()))
+        model, stage=body["stage"], store=current_app.extensions["modelyard_store"],
+        to_version=body.get("to_version"), reason=body.get("reason"), dry_run=body["dry_run"],
+        precondition=_precondition(body), **caller(idempotent=True)))
 
 
 def _holder(model: str, stage: str) -> Response:
-    view = stage_service.stage_view(model, stage)
+    view = holder_service.stage_view(model, stage)
     etag = view.pop("etag")
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if request.if_none_match and (request.if_none_match.star_tag
@@ -179,6 +176,6 @@ def production(model):
 def history(args, model):
     """Every stage move, newest first; with `at`, the version that held `stage` then."""
     if "at" in args:
-        return stage_service.holder_at(model, args.get("stage", "production"), args["at"])
-    return stage_service.stage_history(model, stage=args.get("stage"), limit=args["limit"],
+        return holder_service.holder_at(model, args.get("stage", "production"), args["at"])
+    return holder_service.stage_history(model, stage=args.get("stage"), limit=args["limit"],
                                        cursor=args.get("cursor")).as_dict()

@@ -5,8 +5,7 @@ from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from registry.api.auth import is_admin
-from registry.api.context import current_actor, idempotency_key, idempotency_ttl_s
+from registry.api.context import caller, current_actor, idempotency_key, idempotency_ttl_s
 from registry.api.schemas import (MetricHistoryArgs, MetricPageSchema, MetricsRecordedSchema,
                                   MetricsRecordSchema, StageChangeSchema, VersionCreateSchema,
                                   VersionPageSchema, VersionPatchSchema, VersionSchema,
@@ -76,8 +75,8 @@ class Version(MethodView):
 @blp.response(200, VersionSchema)
 def change_stage(body, model, version):
     """Move a version to `none` or `archived` (promotion and rollback have their own routes)."""
-    return version_service.set_stage(model, version, body["stage"], actor=current_actor(),
-                                     reason=body.get("reason"), is_admin=is_admin())
+    return version_service.set_stage(model, version, body["stage"], reason=body.get("reason"),
+                                     **caller())
 
 
 @blp.route(f"/models/<string:model>/versions/{VERSION}/metrics")

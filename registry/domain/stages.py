@@ -8,7 +8,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from registry.domain.errors import (Conflict, NoRollbackTarget, StageConflict, StaleVersion)
+from registry.domain.errors import (Conflict, Forbidden, NoRollbackTarget, StageConflict,
+                                    StaleVersion)
 
 STAGES = ("none", "staging", "production", "archived")  # a version's `stage`
 HELD_STAGES = ("staging", "production")  # entered by promotion; at most one holder per model
@@ -22,6 +23,15 @@ class Holding:
     status: str
     stage: str
     rolled_back: bool = False
+
+
+def check_stage_access(model: str, stage: str, *, production_requires_admin: bool,
+                       is_admin: bool) -> None:
+    """Raises Forbidden when the caller may not move `stage` of this model: production moves of
+    a model with `production_requires_admin` need an admin."""
+    if stage == "production" and production_requires_admin and not is_admin:
+        raise Forbidden(f"production moves of '{model}' need the admin role (the model's "
+                        "production_requires_admin setting)", required_role="admin")
 
 
 def stage_etag(revision: int, version: int, since: dt.datetime) -> str:

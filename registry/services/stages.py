@@ -1,31 +1,36 @@
-"""Stage moves: gated promotion, one-call rollback, the stage holder and its history.
+"""Stage moves: gated promotion and one-call rollback. Reads of holders and history are in
+holders.py.
 
 Every move locks the model row first (FOR UPDATE on PostgreSQL, the IMMEDIATE write lock on
 SQLite), so moves of one model serialise; the partial unique index keeps at most one holder per
 stage whatever happens. A move's stage changes, history rows, evaluation and event commit as one.
+Each use case reads as its steps, in order, as named functions below it.
 """
 from __future__ import annotations
 
 import datetime as dt
-import urllib.parse
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 from peewee import fn
 
-from registry.db import fetch_prepared, write_transaction
-from registry.domain import stages as plan
-from registry.domain.errors import CriteriaNotMet, Forbidden, InvalidInput, NotFound
-from registry.domain.stages import HELD_STAGES
-from registry.models import (ApiToken, ModelVersion, RegisteredModel, StageMove,
-                             VersionFile)
-from registry.services import idempotency, tokens
+from registry.db import write_transaction
+from registry.domain import events
+from registry.domain.errors import CriteriaNotMet, Forbidden, InvalidInput
+from registry.domain.stages import (HELD_STAGES, Holding, check_expected, check_promotable,
+                                    check_stage_access, plan_rollback, stage_etag)
+from registry.models import ModelVersion, RegisteredModel, StageMove, VersionFile
+from registry.services import idempotency
 from registry.services.evaluations import evaluate_row, save_evaluation, stage_holder
 from registry.services.events import append_event
+from registry.services.holders import stage_revision
 from registry.services.lookup import find_model, find_version
-from registry.services.pages import Page, newest_first
-from registry.services.timefmt import rfc3339, utcnow
+from registry.services.timefmt import utcnow
 from registry.storage import ArtifactStore
-from registry.domain import events
+
+MOVED_COLUMNS = [ModelVersion.stage, ModelVersion.stage_since, ModelVersion.updated_at,
+                 ModelVersion.rolled_back]
 
 
 @dataclass(frozen=True)
@@ -37,64 +42,13 @@ class Precondition:
     if_match: list[str] | None = None
 
 
-def _holding(row: ModelVersion) -> plan.Holding:
-    return plan.Holding(version=row.version, status=row.status, stage=row.stage,
-                        rolled_back=row.rolled_back)
-
-
-def stage_revision(model: RegisteredModel, stage: str) -> int:
-    """The id of the stage's newest history row: it grows with every change of holder."""
-    newest = (StageMove.select(StageMove.id)
-              .where((StageMove.model == model) & (StageMove.stage == stage))
-              .order_by(StageMove.id.desc()).first())
-    return newest.id if newest else 0
-
-
-def _guard_production(model: RegisteredModel, stage: str, is_admin: bool) -> None:
-    if stage == "production" and model.production_requires_admin and not is_admin:
-        raise Forbidden(f"production moves of '{model.name}' need the admin role "
-                        "(the model's production_requires_admin setting)", required_role="admin")
-
-
-def _check(model: RegisteredModel, stage: str, holder: ModelVersion | None,
-           precondition: Precondition) -> None:
-    etag = plan.stage_etag(stage_revision(model, stage), holder.version, holder.stage_since) \
-        if holder and precondition.if_match is not None else None
-    plan.check_expected(stage, holder.version if holder else None,
-                        expected=precondition.expected, expect_given=precondition.expect_given,
-                        if_match=precondition.if_match, current_etag=etag)
-
-
-MOVED_COLUMNS = [ModelVersion.stage, ModelVersion.stage_since, ModelVersion.updated_at,
-                 ModelVersion.rolled_back]
-
-
-def _enter(model: RegisteredModel, row: ModelVersion, stage: str, previous: ModelVersion | None,
-           *, action: str, actor: str, reason: str | None, now: dt.datetime, forced: bool = False,
-           evaluation_id: int | None = None) -> None:
-    """Archive the stage's holder (`previous`, read under the model's lock), move `row` in, and
-    write the history rows: one for `stage` and, when `row` leaves the other held stage, one
-    for that."""
-    if previous is not None:
-        previous.stage, previous.stage_since, previous.updated_at = "archived", now, now
-        previous.rolled_back = previous.rolled_back or action == "rollback"
-        previous.save(only=MOVED_COLUMNS)
-    if row.stage in HELD_STAGES:  # e.g. the staging holder promoted to production
-        StageMove.create(model=model, stage=row.stage, from_version=row.version, to_version=None,
-                         action=action, actor=actor, reason=reason or f"moved to {stage}", at=now)
-    row.stage, row.stage_since, row.updated_at, row.rolled_back = stage, now, now, False
-    row.save(only=MOVED_COLUMNS)
-    StageMove.create(model=model, stage=stage, from_version=previous.version if previous else None,
-                     to_version=row.version, action=action, actor=actor, reason=reason,
-                     forced=forced, evaluation_id=evaluation_id, at=now)
-
-
-def _production_version(model: RegisteredModel, stage: str, version: int) -> int | None:
-    """Production's holder after a move of `stage` to `version`."""
-    if stage == "production":
-        return version
-    holder = stage_holder(model, "production")
-    return holder.version if holder else None
+@dataclass(frozen=True)
+class Mover:
+    """Who moves a stage, and how a repeated call is recognised."""
+    actor: str
+    is_admin: bool
+    idempotency_key: str | None = None
+    idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S
 
 
 def promote(model_name: str, number: int, *, stage: str = "production", actor: str,
@@ -117,90 +71,56 @@ def promote(model_name: str, number: int, *, stage: str = "production", actor: s
         raise Forbidden("a forced promotion needs the admin role", required_role="admin")
     if force and not reason:
         raise InvalidInput("a forced promotion needs a reason", errors={"reason": ["required with force"]})
+    mover = Mover(actor, is_admin, idempotency_key, idempotency_ttl_s)
     now = now or utcnow()
     request = {"version": number, "stage": stage, "reason": reason, "force": force,
                "precondition": precondition.__dict__}
     with write_transaction():
         model = find_model(model_name, for_update=True)
-
-        def move() -> dict:
-            _guard_production(model, stage, is_admin)
-            row = find_version(model, number)
-            plan.check_promotable(_holding(row), stage)
-            holder = stage_holder(model, stage)
-            _check(model, stage, holder, precondition)
-            evaluation = evaluate_row(model, row, stage, trigger="promote", actor=actor, now=now,
-                                      store=False)  # a refused promotion stores nothing
-            if not evaluation["passed"] and not force:
-                raise CriteriaNotMet(f"version {number} does not meet the {stage} criteria: "
-                                     + " ".join(r["message"] for r in evaluation["results"]
-                                                if not r["passed"]), evaluation=evaluation)
-            answer = {"model": model.name, "stage": stage, "version": number,
-                      "previous_version": holder.version if holder else None,
-                      "evaluation": evaluation, "forced": force, "reason": reason}
-            if dry_run:
-                return {**answer, "event_seq": None, "dry_run": True}
-            save_evaluation(row, evaluation, now=now)
-            _enter(model, row, stage, holder, action="promote", actor=actor, reason=reason,
-                   now=now, forced=force, evaluation_id=evaluation["id"])
-            event = append_event(events.MODEL_PROMOTED, actor=actor, model=model.name, version=number,
-                                 now=now, data={"stage": stage, "version": number,
-                                                "previous_version": answer["previous_version"],
-                                                "forced": force, "reason": reason,
-                                                "evaluation_id": evaluation["id"],
-                                                "production_version": _production_version(model, stage,
-                                                                                      number)})
-            return {**answer, "event_seq": event.seq}
-
-        return _run(move, f"{actor}:promote:{model.name}", request, dry_run=dry_run,
-                    key=idempotency_key, ttl_s=idempotency_ttl_s, now=now)
+        steps = partial(_promote_locked, model, number, stage, mover, reason=reason, force=force,
+                        dry_run=dry_run, precondition=precondition, now=now)
+        return _once(steps, f"{actor}:promote:{model.name}", request, mover, dry_run=dry_run,
+                     now=now)
 
 
-def _run(move, scope: str, request: dict, *, dry_run: bool, key: str | None, ttl_s: int,
-         now: dt.datetime) -> tuple[dict, bool]:
-    """Run a move under the lock already held; a dry run is never remembered for its key."""
+def _promote_locked(model: RegisteredModel, number: int, stage: str, mover: Mover, *,
+                    reason: str | None, force: bool, dry_run: bool, precondition: Precondition,
+                    now: dt.datetime) -> dict:
+    """The promotion's steps, under the model's lock."""
+    _check_access(model, stage, mover)
+    row = find_version(model, number)
+    check_promotable(_holding(row), stage)
+    holder = stage_holder(model, stage)
+    _check_precondition(model, stage, holder, precondition)
+    evaluation = _gate(model, row, stage, force=force, actor=mover.actor, now=now)
+    answer = {"model": model.name, "stage": stage, "version": number,
+              "previous_version": holder.version if holder else None,
+              "evaluation": evaluation, "forced": force, "reason": reason}
     if dry_run:
-        return move(), False
-    return idempotency.run_once(scope, key, request, move, ttl_s=ttl_s, now=now)
+        return {**answer, "event_seq": None, "dry_run": True}
+    save_evaluation(row, evaluation, now=now)
+    _move_into_stage(model, row, stage, holder, action="promote", actor=mover.actor,
+                     reason=reason, now=now, forced=force, evaluation_id=evaluation["id"])
+    event = append_event(events.MODEL_PROMOTED, actor=mover.actor, model=model.name,
+                         version=number, now=now,
+                         data={"stage": stage, "version": number,
+                               "previous_version": answer["previous_version"], "forced": force,
+                               "reason": reason, "evaluation_id": evaluation["id"],
+                               "production_version": _production_after(model, stage, number)})
+    return {**answer, "event_seq": event.seq}
 
 
-def _earlier_holders(model: RegisteredModel, stage: str) -> list[ModelVersion]:
-    """Versions that held `stage`, most recent holding first, each once; only the columns a
-    rollback plan reads (a long-lived model has many)."""
-    held = (StageMove.select(StageMove.to_version, fn.MAX(StageMove.id).alias("last_held"))
-            .where((StageMove.model == model) & (StageMove.stage == stage)
-                   & StageMove.to_version.is_null(False))
-            .group_by(StageMove.to_version))
-    return list(ModelVersion.select(ModelVersion.id, ModelVersion.version, ModelVersion.status,
-                                    ModelVersion.stage, ModelVersion.rolled_back)
-                .join(held, on=(ModelVersion.version == held.c.to_version))
-                .where(ModelVersion.model == model)
-                .order_by(held.c.last_held.desc()))
-
-
-def files_intact(row: ModelVersion, store: ArtifactStore) -> bool:
-    """The quick integrity check: every file is in the store with its recorded size."""
-    return all(store.size(sha256) == size for sha256, size in
-               VersionFile.select(VersionFile.sha256, VersionFile.size)
-               .where(VersionFile.version == row).tuples())
-
-
-def _precheck_files(model_name: str, stage: str, to_version: int | None,
-                    store: ArtifactStore) -> dict[int, bool]:
-    """Integrity of the likely targets, read before the transaction because the store may be
-    across the network: version -> files intact, in candidate order up to the first intact one."""
-    model = find_model(model_name)
-    if to_version is not None:
-        row = ModelVersion.get_or_none((ModelVersion.model == model)
-                                       & (ModelVersion.version == to_version))
-        return {to_version: files_intact(row, store)} if row else {}
-    checked: dict[int, bool] = {}
-    for row in _earlier_holders(model, stage):
-        if row.stage != stage and row.status == "ready" and not row.rolled_back:
-            checked[row.version] = files_intact(row, store)
-            if checked[row.version]:
-                break
-    return checked
+def _gate(model: RegisteredModel, row: ModelVersion, stage: str, *, force: bool, actor: str,
+          now: dt.datetime) -> dict:
+    """Evaluate the version for the stage; raises CriteriaNotMet unless it passes or is forced.
+    Nothing is stored here: a refused promotion changes nothing."""
+    evaluation = evaluate_row(model, row, stage, trigger="promote", actor=actor, now=now,
+                              store=False)
+    if not evaluation["passed"] and not force:
+        raise CriteriaNotMet(f"version {row.version} does not meet the {stage} criteria: "
+                             + " ".join(r["message"] for r in evaluation["results"]
+                                        if not r["passed"]), evaluation=evaluation)
+    return evaluation
 
 
 def rollback(model_name: str, *, stage: str = "production", actor: str, store: ArtifactStore,
@@ -219,143 +139,158 @@ def rollback(model_name: str, *, stage: str = "production", actor: str, store: A
     that prompted an automatic rollback in the history row. Raises ModelNotFound, VersionNotFound,
     NoRollbackTarget / Conflict (409, with why), StaleVersion, IdempotencyMismatch, Forbidden.
     """
+    mover = Mover(actor, is_admin, idempotency_key, idempotency_ttl_s)
     now = now or utcnow()
-    checked = _precheck_files(model_name, stage, to_version, store)
+    integrity = _FileIntegrity(store, _precheck_files(model_name, stage, to_version, store))
     request = {"stage": stage, "to_version": to_version, "reason": reason,
                "precondition": precondition.__dict__}
     with write_transaction():
         model = find_model(model_name, for_update=True)
-
-        def move() -> dict:
-            _guard_production(model, stage, is_admin)
-            current = stage_holder(model, stage)
-            _check(model, stage, current, precondition)
-            holders = {row.version: row for row in _earlier_holders(model, stage)}
-            explicit = find_version(model, to_version) if to_version is not None else None
-
-            def intact(number: int) -> bool:
-                if number not in checked:  # the state moved since the pre-check: rare
-                    checked[number] = files_intact(holders.get(number) or explicit, store)
-                return checked[number]
-
-            target = plan.plan_rollback(
-                stage, _holding(current) if current else None,
-                [_holding(row) for row in holders.values()], files_intact=intact,
-                to_version=_holding(explicit) if explicit else None,
-                to_version_held=to_version in holders)
-            answer = {"model": model.name, "stage": stage, "version": target.version,
-                      "rolled_back_version": current.version, "reason": reason}
-            if dry_run:
-                return {**answer, "event_seq": None, "dry_run": True}
-            _enter(model, explicit or holders[target.version], stage, current, action="rollback",
-                   actor=actor, reason=reason, now=now, evaluation_id=evaluation_id)
-            event = append_event(events.MODEL_ROLLED_BACK, actor=actor, model=model.name,
-                                 version=target.version, now=now,
-                                 data={"stage": stage, "version": target.version,
-                                       "rolled_back_version": current.version, "reason": reason,
-                                       "production_version": _production_version(
-                                           model, stage, target.version)})
-            return {**answer, "event_seq": event.seq}
-
-        return _run(move, f"{actor}:rollback:{model.name}", request, dry_run=dry_run,
-                    key=idempotency_key, ttl_s=idempotency_ttl_s, now=now)
+        steps = partial(_roll_back_locked, model, stage, mover, to_version=to_version,
+                        reason=reason, dry_run=dry_run, precondition=precondition,
+                        integrity=integrity, evaluation_id=evaluation_id, now=now)
+        return _once(steps, f"{actor}:rollback:{model.name}", request, mover, dry_run=dry_run,
+                     now=now)
 
 
-def _file_url(model_name: str, number: int, path: str) -> str:
-    return (f"/api/v1/models/{urllib.parse.quote(model_name)}/versions/{number}/files/"
-            f"{urllib.parse.quote(path)}")
+def _roll_back_locked(model: RegisteredModel, stage: str, mover: Mover, *,
+                      to_version: int | None, reason: str | None, dry_run: bool,
+                      precondition: Precondition, integrity: _FileIntegrity,
+                      evaluation_id: int | None, now: dt.datetime) -> dict:
+    """The rollback's steps, under the model's lock."""
+    _check_access(model, stage, mover)
+    current = stage_holder(model, stage)
+    _check_precondition(model, stage, current, precondition)
+    holders = {row.version: row for row in _earlier_holders(model, stage)}
+    explicit = find_version(model, to_version) if to_version is not None else None
+    integrity.rows = {**holders, **({explicit.version: explicit} if explicit else {})}
+    target = plan_rollback(stage, _holding(current) if current else None,
+                           [_holding(row) for row in holders.values()],
+                           files_intact=integrity.intact,
+                           to_version=_holding(explicit) if explicit else None,
+                           to_version_held=to_version in holders)
+    answer = {"model": model.name, "stage": stage, "version": target.version,
+              "rolled_back_version": current.version, "reason": reason}
+    if dry_run:
+        return {**answer, "event_seq": None, "dry_run": True}
+    _move_into_stage(model, explicit or holders[target.version], stage, current,
+                     action="rollback", actor=mover.actor, reason=reason, now=now,
+                     evaluation_id=evaluation_id)
+    event = append_event(events.MODEL_ROLLED_BACK, actor=mover.actor, model=model.name,
+                         version=target.version, now=now,
+                         data={"stage": stage, "version": target.version,
+                               "rolled_back_version": current.version, "reason": reason,
+                               "production_version": _production_after(model, stage,
+                                                                       target.version)})
+    return {**answer, "event_seq": event.seq}
 
 
-HOLDER_SQL = """
-SELECT v.version, v.stage_since,
-       (SELECT MAX(s.id) FROM stage_move s WHERE s.model_id = m.id AND s.stage = '{stage}'),
-       f.path, f.size, f.sha256
-FROM registered_model m
-JOIN model_version v ON v.model_id = m.id AND v.stage = '{stage}'
-LEFT JOIN version_file f ON f.version_id = v.id
-WHERE m.name = %s
-ORDER BY f.path"""
+class _FileIntegrity:
+    """Whether a candidate's files are intact: the answers checked before the transaction (the
+    store may be across the network), and a check now for a candidate the state moved to."""
+
+    def __init__(self, store: ArtifactStore, checked: dict[int, bool]) -> None:
+        self.store, self.checked = store, checked
+        self.rows: dict[int, ModelVersion] = {}
+
+    def intact(self, number: int) -> bool:
+        if number not in self.checked:  # the state moved since the pre-check: rare
+            self.checked[number] = files_intact(self.rows[number], self.store)
+        return self.checked[number]
 
 
-def _holder_view(model_name: str, stage: str, rows: list[tuple]) -> dict:
-    """The view from HOLDER_SQL's rows: (version, since, revision, path, size, sha256)..."""
-    number, since_us, revision = rows[0][:3]
-    since = ModelVersion.stage_since.python_value(since_us)
-    files = [{"path": path, "size": size, "sha256": sha256,
-              "url": _file_url(model_name, number, path)}
-             for *_, path, size, sha256 in rows if path is not None]
-    return {"model": model_name, "stage": stage, "version": number, "since": rfc3339(since),
-            "revision": revision, "files": files,
-            "etag": plan.stage_etag(revision, number, since)}
+def files_intact(row: ModelVersion, store: ArtifactStore) -> bool:
+    """The quick integrity check: every file is in the store with its recorded size."""
+    return all(store.size(sha256) == size for sha256, size in
+               VersionFile.select(VersionFile.sha256, VersionFile.size)
+               .where(VersionFile.version == row).tuples())
 
 
-def stage_view(model_name: str, stage: str) -> dict:
-    """The stage's holder with its files, `since`, `revision` and `etag`, read from committed
-    state (never a cache), so any process sees a move as soon as it returned. One hand-written
-    query: this is the look-up every deployment system polls. Raises ModelNotFound, NotFound
-    when no version holds the stage."""
-    if stage not in HELD_STAGES:  # the stage is spliced into the SQL so the partial index applies
-        raise NotFound(f"stage '{stage}' has no single holder")
-    rows = fetch_prepared(f"stage_holder_{stage}", HOLDER_SQL.format(stage=stage), (model_name,))
-    if not rows:
-        find_model(model_name)
-        raise NotFound(f"no version of '{model_name}' is in {stage}")
-    return _holder_view(model_name, stage, rows)
-
-
-TOKEN_HOLDER_SQL = """
-SELECT v.version, v.stage_since,
-       (SELECT MAX(s.id) FROM stage_move s WHERE s.model_id = m.id AND s.stage = '{stage}'),
-       f.path, f.size, f.sha256
-FROM api_token t
-JOIN registered_model m ON m.name = %s
-JOIN model_version v ON v.model_id = m.id AND v.stage = '{stage}'
-LEFT JOIN version_file f ON f.version_id = v.id
-WHERE t.token_hash = %s AND t.revoked_at IS NULL AND t.last_used_at >= %s
-ORDER BY f.path"""
-
-
-def stage_view_for_token(model_name: str, stage: str, token: str,
-                         *, now: dt.datetime | None = None) -> dict | None:
-    """stage_view in one round trip with the caller's token checked in the same query: the
-    view when `token` is live (any role may read) and was seen within the last minute, and the
-    stage has a holder. None otherwise; the caller then takes the full path, which refreshes
-    the token's `last_used_at` and gives the documented errors."""
-    if stage not in HELD_STAGES:
-        return None
-    seen_since = (now or utcnow()) - tokens.LAST_USED_EVERY
-    rows = fetch_prepared(f"token_stage_holder_{stage}", TOKEN_HOLDER_SQL.format(stage=stage),
-                          (model_name, tokens.digest(token),
-                           ApiToken.last_used_at.db_value(seen_since)))
-    return _holder_view(model_name, stage, rows) if rows else None
-
-
-def _move_view(move: StageMove) -> dict:
-    return {"seq": move.id, "at": rfc3339(move.at), "stage": move.stage,
-            "from_version": move.from_version, "to_version": move.to_version,
-            "action": move.action, "actor": move.actor, "reason": move.reason,
-            "forced": move.forced, "evaluation_id": move.evaluation_id}
-
-
-def stage_history(model_name: str, *, stage: str | None = None, limit: int = 50,
-                  cursor: str | None = None) -> Page:
-    """Every change of a stage's holder, newest first; raises ModelNotFound, InvalidInput."""
+def _precheck_files(model_name: str, stage: str, to_version: int | None,
+                    store: ArtifactStore) -> dict[int, bool]:
+    """Integrity of the likely targets, read before the transaction: version -> files intact,
+    in candidate order up to the first intact one."""
     model = find_model(model_name)
-    query = StageMove.select().where(StageMove.model == model)
-    if stage:
-        query = query.where(StageMove.stage == stage)
-    moves, next_cursor = newest_first(query, StageMove.id, limit=limit, cursor=cursor)
-    return Page([_move_view(move) for move in moves], next_cursor)
+    if to_version is not None:
+        row = ModelVersion.get_or_none((ModelVersion.model == model)
+                                       & (ModelVersion.version == to_version))
+        return {to_version: files_intact(row, store)} if row else {}
+    checked: dict[int, bool] = {}
+    for row in _earlier_holders(model, stage):
+        if row.stage != stage and row.status == "ready" and not row.rolled_back:
+            checked[row.version] = files_intact(row, store)
+            if checked[row.version]:
+                break
+    return checked
 
 
-def holder_at(model_name: str, stage: str, at: dt.datetime) -> dict:
-    """Which version held `stage` at instant `at` (None when none did); `items` holds the move
-    in force then (empty before the first). Raises ModelNotFound."""
-    model = find_model(model_name)
-    move = (StageMove.select().where((StageMove.model == model) & (StageMove.stage == stage)
-                                     & (StageMove.at <= at))
-            .order_by(StageMove.at.desc(), StageMove.id.desc()).first())
-    return {"model": model.name, "stage": stage, "at": rfc3339(at),
-            "version": move.to_version if move else None,
-            "since": rfc3339(move.at) if move and move.to_version is not None else None,
-            "items": [_move_view(move)] if move else [], "next_cursor": None}
+def _earlier_holders(model: RegisteredModel, stage: str) -> list[ModelVersion]:
+    """Versions that held `stage`, most recent holding first, each once; only the columns a
+    rollback plan reads (a long-lived model has many)."""
+    held = (StageMove.select(StageMove.to_version, fn.MAX(StageMove.id).alias("last_held"))
+            .where((StageMove.model == model) & (StageMove.stage == stage)
+                   & StageMove.to_version.is_null(False))
+            .group_by(StageMove.to_version))
+    return list(ModelVersion.select(ModelVersion.id, ModelVersion.version, ModelVersion.status,
+                                    ModelVersion.stage, ModelVersion.rolled_back)
+                .join(held, on=(ModelVersion.version == held.c.to_version))
+                .where(ModelVersion.model == model)
+                .order_by(held.c.last_held.desc()))
+
+
+def _once(steps: Callable[[], dict], scope: str, request: dict, mover: Mover, *, dry_run: bool,
+          now: dt.datetime) -> tuple[dict, bool]:
+    """Run a move's steps under the lock already held, once per idempotency key; a dry run is
+    never remembered for its key."""
+    if dry_run:
+        return steps(), False
+    return idempotency.run_once(scope, mover.idempotency_key, request, steps,
+                                ttl_s=mover.idempotency_ttl_s, now=now)
+
+
+def _holding(row: ModelVersion) -> Holding:
+    return Holding(version=row.version, status=row.status, stage=row.stage,
+                   rolled_back=row.rolled_back)
+
+
+def _check_access(model: RegisteredModel, stage: str, mover: Mover) -> None:
+    check_stage_access(model.name, stage, is_admin=mover.is_admin,
+                       production_requires_admin=model.production_requires_admin)
+
+
+def _check_precondition(model: RegisteredModel, stage: str, holder: ModelVersion | None,
+                        precondition: Precondition) -> None:
+    etag = stage_etag(stage_revision(model, stage), holder.version, holder.stage_since) \
+        if holder and precondition.if_match is not None else None
+    check_expected(stage, holder.version if holder else None,
+                   expected=precondition.expected, expect_given=precondition.expect_given,
+                   if_match=precondition.if_match, current_etag=etag)
+
+
+def _move_into_stage(model: RegisteredModel, row: ModelVersion, stage: str,
+                     previous: ModelVersion | None, *, action: str, actor: str,
+                     reason: str | None, now: dt.datetime, forced: bool = False,
+                     evaluation_id: int | None = None) -> None:
+    """Archive the stage's holder (`previous`, read under the model's lock), move `row` in, and
+    write the history rows: one for `stage` and, when `row` leaves the other held stage, one
+    for that."""
+    if previous is not None:
+        previous.stage, previous.stage_since, previous.updated_at = "archived", now, now
+        previous.rolled_back = previous.rolled_back or action == "rollback"
+        previous.save(only=MOVED_COLUMNS)
+    if row.stage in HELD_STAGES:  # e.g. the staging holder promoted to production
+        StageMove.create(model=model, stage=row.stage, from_version=row.version, to_version=None,
+                         action=action, actor=actor, reason=reason or f"moved to {stage}", at=now)
+    row.stage, row.stage_since, row.updated_at, row.rolled_back = stage, now, now, False
+    row.save(only=MOVED_COLUMNS)
+    StageMove.create(model=model, stage=stage, from_version=previous.version if previous else None,
+                     to_version=row.version, action=action, actor=actor, reason=reason,
+                     forced=forced, evaluation_id=evaluation_id, at=now)
+
+
+def _production_after(model: RegisteredModel, stage: str, version: int) -> int | None:
+    """Production's holder after a move of `stage` to `version`."""
+    if stage == "production":
+        return version
+    holder = stage_holder(model, "production")
+    return holder.version if holder else None

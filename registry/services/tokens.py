@@ -105,8 +105,13 @@ def _seed_admin_token(seed: str) -> None:
         # another process starting at the same moment seeded it first
 
 
-TOKEN_SQL = ("SELECT id, name, role, last_used_at FROM api_token "
-             "WHERE token_hash = %s AND revoked_at IS NULL")
+def live_token_condition(prefix: str = "") -> str:
+    """What makes a token live, as SQL with its hash as the one parameter: the only place this
+    is written (the stage look-up joins it too)."""
+    return f"{prefix}token_hash = %s AND {prefix}revoked_at IS NULL"
+
+
+TOKEN_SQL = f"SELECT id, name, role, last_used_at FROM api_token WHERE {live_token_condition()}"
 
 
 def bootstrap(seed: str | None) -> str | None:

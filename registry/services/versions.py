@@ -6,8 +6,8 @@ import json
 from collections import defaultdict
 
 from registry.db import among, execute_together, insert_rows, insert_statement, write_transaction
-from registry.domain.errors import Forbidden, InvalidInput, StageConflict
-from registry.domain.stages import EXIT_STAGES, HELD_STAGES
+from registry.domain.errors import InvalidInput, StageConflict
+from registry.domain.stages import EXIT_STAGES, HELD_STAGES, check_stage_access
 from registry.models import (RUN_COLUMNS, Metric, MetricValue, ModelVersion, Param,
                              RegisteredModel, StageMove, VersionFile, VersionTag)
 from registry.services import idempotency
@@ -203,9 +203,8 @@ def set_stage(model_name: str, number: int, stage: str, *, actor: str, reason: s
         model = find_model(model_name, for_update=True)
         row = find_version(model, number, for_update=True)
         previous = row.stage
-        if previous == "production" and model.production_requires_admin and not is_admin:
-            raise Forbidden(f"production moves of '{model.name}' need the admin role",
-                            required_role="admin")
+        check_stage_access(model.name, previous, is_admin=is_admin,
+                           production_requires_admin=model.production_requires_admin)
         if previous in HELD_STAGES:
             StageMove.create(model=model, stage=previous, from_version=number, to_version=None,
                              action="archive" if stage == "archived" else "demote", actor=actor,
