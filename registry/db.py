@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import urllib.parse
 import weakref
+from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 from peewee import (SQL, Database, Expression, Field, Model, PostgresqlDatabase, Query,
                     SqliteDatabase)
@@ -84,26 +86,27 @@ def open_database(config: dict) -> Database:
 _prepared: dict[str, weakref.WeakSet] = {}
 
 
-def fetch_prepared(name: str, sql: str, params: tuple) -> list[tuple]:
-    """Rows of a read query the hot path runs over and over. On PostgreSQL it is prepared once
-    per pooled connection, since planning it costs several times more than running it; `sql`
-    uses %s placeholders (rewritten to SQLite's ?)."""
+Placeholder = Callable[[int], str]  # the text of the n-th parameter (from 1) in a statement
+
+
+def fetch_prepared(name: str, build_sql: Callable[[Placeholder], str],
+                   params: tuple) -> list[tuple]:
+    """Rows of a read query the hot path runs over and over. `build_sql` writes the query with
+    the placeholder it is given for each parameter. On PostgreSQL the query is prepared once per
+    pooled connection (`$1`, `$2`, ...), since planning it costs more than running it; SQLite
+    gets peewee's own placeholder."""
     if not is_postgres():
-        return database.execute_sql(sql.replace("%s", "?"), params).fetchall()
+        return database.execute_sql(build_sql(lambda _: database.param), params).fetchall()
     connection = database.connection()
     prepared = _prepared.setdefault(name, weakref.WeakSet())
     if connection not in prepared:
-        numbered = sql
-        for index in range(1, len(params) + 1):
-            numbered = numbered.replace("%s", f"${index}", 1)
-        database.execute_sql(f"PREPARE {name} AS {numbered}")
+        database.execute_sql(f"PREPARE {name} AS {build_sql(lambda n: f'${n}')}")
         prepared.add(connection)
-    placeholders = ", ".join(["%s"] * len(params))
+    placeholders = ", ".join([database.param] * len(params))
     return database.execute_sql(f"EXECUTE {name} ({placeholders})", params).fetchall()
 
 
 Statement = tuple[str, list]
-_insert_sql: dict[tuple, str] = {}
 
 
 def insert_statement(table: type[Model], rows: list[dict], *,
@@ -111,22 +114,28 @@ def insert_statement(table: type[Model], rows: list[dict], *,
     """The INSERT of `rows` (dicts keyed by field name, all with the same keys; fields with a
     default may be left out) as one statement, like `table.insert_many(rows)`.
 
-    Its text is built once per table, columns and row count: peewee assembles it node by node on
-    every call, which was a third of a registration's CPU (cProfile), spent while the model's
-    and the event counter's rows are locked."""
+    Its text is remembered per table, columns and row count (the most recent INSERT_SHAPES of
+    them): peewee would assemble it node by node on every call, under the use case's locks
+    (docs/benchmarks.md has the measurements)."""
     fields, defaults = table._meta.fields, table._meta.defaults.items()
     rows = [{**{field.name: default() if callable(default) else default
                 for field, default in defaults if field.name not in row}, **row} for row in rows]
-    names = sorted(rows[0])
-    shape = (table, tuple(names), len(rows), returning_id, database.param)
-    sql = _insert_sql.get(shape)
-    if sql is None:
-        columns = ", ".join(f'"{fields[name].column_name}"' for name in names)
-        values = ", ".join(["(" + ", ".join([database.param] * len(names)) + ")"] * len(rows))
-        returning = f' RETURNING "{table._meta.primary_key.column_name}"' if returning_id else ""
-        sql = _insert_sql[shape] = (f'INSERT INTO "{table._meta.table_name}" ({columns}) '
-                                    f"VALUES {values}{returning}")
+    names = tuple(sorted(rows[0]))
+    sql = _insert_sql(table, names, len(rows), returning_id, database.param)
     return sql, [fields[name].db_value(row[name]) for row in rows for name in names]
+
+
+INSERT_SHAPES = 256
+
+
+@lru_cache(maxsize=INSERT_SHAPES)
+def _insert_sql(table: type[Model], names: tuple[str, ...], row_count: int, returning_id: bool,
+                param: str) -> str:
+    fields = table._meta.fields
+    columns = ", ".join(f'"{fields[name].column_name}"' for name in names)
+    values = ", ".join(["(" + ", ".join([param] * len(names)) + ")"] * row_count)
+    returning = f' RETURNING "{table._meta.primary_key.column_name}"' if returning_id else ""
+    return f'INSERT INTO "{table._meta.table_name}" ({columns}) VALUES {values}{returning}'
 
 
 def insert_rows(table: type[Model], rows: list[dict], *, returning_id: bool = False) -> list:
@@ -150,20 +159,17 @@ def execute_together(statements: list[Statement | None]) -> None:
 
 def among(column: Field, ids: list[int]) -> Expression:
     """`column IN ids` with the ids as one parameter (an array on PostgreSQL, a JSON list on
-    SQLite), so a page's batch loads do not build one SQL node per id: with 50 ids that was
-    most of the cost of a search's SQL text (cProfile)."""
+    SQLite), so a page's batch loads do not build one SQL node per id."""
     if is_postgres():
         return column == SQL("ANY(%s)", [list(ids)])
     return column.in_(SQL("(SELECT value FROM json_each(?))", [json.dumps(list(ids))]))
 
 
 def analyze() -> None:
-    """Refresh the query planner's statistics. SQLite never gathers them on its own, and
-    without them it drove a tag-and-metric search at 100,000 versions from the metric's range
-    index and sorted every match (80 ms) instead of walking versions in order (8 ms); a full
-    ANALYZE of that database took 0.07 s. Connections read statistics when they open, so pooled
-    ones follow within database.pool_stale_timeout_s. PostgreSQL's autovacuum does the same;
-    running it there is harmless."""
+    """Refresh the query planner's statistics. SQLite never gathers them on its own, and without
+    them it picks poor plans for searches over many versions. Connections read statistics when
+    they open, so pooled ones follow within database.pool_stale_timeout_s. PostgreSQL's
+    autovacuum does the same; running it there is harmless."""
     database.execute_sql("ANALYZE")
 
 

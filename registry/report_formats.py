@@ -94,7 +94,8 @@ def time_labels(first: dt.datetime, last: dt.datetime) -> tuple[list[dt.datetime
     fmt = next(fmt for limit, fmt in TIME_FORMATS if span <= limit)
     if span.days < 1 < (last.date() - first.date()).days + 1 and fmt in ("%H:%M", "%H:%M:%S"):
         fmt = "%d %b " + fmt  # crosses midnight: say which day
-    instants = [first + span * i / (TIME_LABELS - 1) for i in range(TIME_LABELS)] if span else [first]
+    steps = range(TIME_LABELS) if span else range(1)
+    instants = [first + span * i / (TIME_LABELS - 1) for i in steps]
     labels, seen = [], set()
     for instant in instants:
         if instant.strftime(fmt) not in seen:

@@ -25,7 +25,8 @@ class _Server(BaseApplication):
 
     def load_config(self) -> None:
         server = self.modelyard_config["server"]
-        worker = configured(server["request_timeout_s"], self.modelyard_config["api"]["max_json_bytes"])
+        worker = configured(server["request_timeout_s"],
+                            self.modelyard_config["api"]["max_json_bytes"])
         settings = {"bind": f"{server['host']}:{server['port']}", "worker_class": worker,
                     "workers": server["workers"], "threads": server["threads"], "accesslog": "-",
                     "timeout": 120, "graceful_timeout": 30,

@@ -20,8 +20,8 @@ VERSION = "<int(min=1, max=2147483647):version>"
 
 def _search(args: dict, model: str | None) -> Response:
     """The page, sent as built: the views already have VersionPageSchema's shape (test_search
-    holds the two equal), and dumping 50 of them through marshmallow again was a quarter of a
-    search's CPU (cProfile)."""
+    holds the two equal), and dumping them through marshmallow again costs a search dearly
+    (docs/benchmarks.md)."""
     page = search.search_versions(model=model, filter_text=args.get("filter"),
                                   order_by=args.get("order_by"), stage=args.get("stage"),
                                   status=args.get("status"), limit=args["limit"],

@@ -7,7 +7,8 @@ import click
 
 from registry.cli import database, events, processes, reports, stages, versions
 
-QUIET_LOGGERS = ("urllib3", "apscheduler", "peewee.migrations")  # retries and job bookkeeping: details, not news
+# retries, job bookkeeping and applied migrations: details, not news
+QUIET_LOGGERS = ("urllib3", "apscheduler", "peewee.migrations")
 
 
 
@@ -20,7 +21,8 @@ def main(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:
         for name in QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING if name != "urllib3" else logging.ERROR)
+            quiet = logging.ERROR if name == "urllib3" else logging.WARNING
+            logging.getLogger(name).setLevel(quiet)
 
 
 COMMANDS = (processes.serve, processes.worker, processes.config, database.db, database.tokens,

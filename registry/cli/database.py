@@ -69,7 +69,8 @@ def tokens_list(data_dir: str | None) -> None:
 
     open_registry_or_exit(data_dir)
     Output(as_json=False).table(["ID", "NAME", "ROLE", "CREATED", "LAST USED", "REVOKED"], [
-        [t["id"], t["name"], t["role"], _short(t["created_at"]), _short(t["last_used_at"]) or "never",
+        [t["id"], t["name"], t["role"], _short(t["created_at"]),
+         _short(t["last_used_at"]) or "never",
          _short(t["revoked_at"])] for t in list_tokens()])
 
 
@@ -97,7 +98,8 @@ def audit() -> None:
 @audit.command("verify")
 @data_dir_option
 def audit_verify(data_dir: str | None) -> None:
-    """Check the hash chain: exit 1 and one line per problem when a record was altered or removed."""
+    """Check the hash chain: exit 1 and one line per problem when a record was altered or
+    removed."""
     from registry.services.audit import verify
 
     open_registry_or_exit(data_dir)

@@ -25,7 +25,8 @@ def data_dir_option(command):
                         "embedded SQLite database is used.")(command)
 
 
-def open_registry_or_exit(data_dir: str | None, *, create: bool = False, migrate: bool | None = None):
+def open_registry_or_exit(data_dir: str | None, *, create: bool = False,
+                          migrate: bool | None = None):
     """(config, artifact store) of the registry `serve` would open with the same settings, with
     this thread connected. Exits 2, naming the path, when that database does not exist."""
     from registry.db import database

@@ -35,7 +35,8 @@ def worker(data_dir: str | None) -> None:
 
     config, store = open_registry_or_exit(data_dir, create=True)
     jobs = [job for job in JOBS if config["schedule"][job]]
-    click.echo(f"modelyard worker: dispatching webhooks; scheduled jobs: {', '.join(jobs) or 'none'}",
+    click.echo("modelyard worker: dispatching webhooks; scheduled jobs: "
+               f"{', '.join(jobs) or 'none'}",
                err=True)
     run_worker(config, store, Dispatcher(webhook_settings(config)))
 

@@ -83,7 +83,8 @@ def status(client: Client, out: Output, model) -> None:
             if not holder:
                 out.line(f"{stage}: none")
                 continue
-            out.line(f"{stage}: version {holder['version']}, {_how_it_got_there(client, model, stage)}")
+            how = _how_it_got_there(client, model, stage)
+            out.line(f"{stage}: version {holder['version']}, {how}")
             out.line(f"  {verdict(holder['evaluation'])}")
             for result in (holder["evaluation"] or {}).get("results", []):
                 out.line(f"  {'pass' if result['passed'] else 'FAIL'}  {result['message']}")

@@ -20,7 +20,8 @@ MODEL_UPDATED = EventType("model.updated", "A model's description, tags or setti
 MODEL_DELETED = EventType("model.deleted", "A model and its versions were deleted.")
 VERSION_CREATED = EventType("version.created", "A version was registered, status `pending`.")
 VERSION_UPDATED = EventType("version.updated", "A version's description or tags changed.")
-VERSION_FILE_UPLOADED = EventType("version.file_uploaded", "A file of a pending version was stored.")
+VERSION_FILE_UPLOADED = EventType("version.file_uploaded",
+                                  "A file of a pending version was stored.")
 VERSION_READY = EventType("version.ready", "A version was finalized; `data` carries the "
                           "evaluations finalize ran.")
 METRICS_RECORDED = EventType("metrics.recorded", "Metric values were appended to a version.")

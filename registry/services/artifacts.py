@@ -94,7 +94,8 @@ def finalize_version(model_name: str, number: int, *, actor: str,
             row.save()
             evaluations = evaluate_for_all_stages(model, row, trigger="finalize", actor=actor,
                                                   now=now)
-            append_event(events.VERSION_READY, actor=actor, model=model.name, version=number, now=now,
+            append_event(events.VERSION_READY,
+                         actor=actor, model=model.name, version=number, now=now,
                          data={"files": files, "evaluations": evaluations})
         return version_views([row], {model.id: model.name})[0]
 

@@ -24,7 +24,8 @@ def _wake_waiters() -> None:
         _committed.notify_all()
 
 
-def append_event(type_: EventType, *, actor: str, model: str | None = None, version: int | None = None,
+def append_event(type_: EventType, *, actor: str, model: str | None = None,
+                 version: int | None = None,
                  data: dict[str, Any] | None = None, now: dt.datetime | None = None) -> Event:
     """Append an event inside the caller's transaction.
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import urllib.parse
+from functools import partial
 
-from registry.db import fetch_prepared
+from registry.db import Placeholder, fetch_prepared
 from registry.domain.errors import NotFound
 from registry.domain.stages import HELD_STAGES, stage_etag
 from registry.models import ApiToken, ModelVersion, RegisteredModel, StageMove
@@ -29,14 +30,14 @@ def _file_url(model_name: str, number: int, path: str) -> str:
             f"{urllib.parse.quote(path)}")
 
 
-def holder_sql(stage: str, *, with_token: bool) -> str:
+def holder_sql(stage: str, param: Placeholder, *, with_token: bool) -> str:
     """The look-up's one query: the holder of `stage` of the model named by the first parameter,
     one row per file. `with_token` also requires a live token (the second parameter) seen since
     the third, in the same round trip. `stage` is spliced in so the partial index applies."""
-    source = ("FROM api_token t JOIN registered_model m ON m.name = %s" if with_token
+    source = (f"FROM api_token t JOIN registered_model m ON m.name = {param(1)}" if with_token
               else "FROM registered_model m")
-    where = (f"WHERE {tokens.live_token_condition('t.')} AND t.last_used_at >= %s" if with_token
-             else "WHERE m.name = %s")
+    where = (f"WHERE {tokens.live_token_condition(param(2), 't.')} AND t.last_used_at >= "
+             f"{param(3)}" if with_token else f"WHERE m.name = {param(1)}")
     return f"""
 SELECT v.version, v.stage_since,
        (SELECT MAX(s.id) FROM stage_move s WHERE s.model_id = m.id AND s.stage = '{stage}'),
@@ -67,7 +68,7 @@ def stage_view(model_name: str, stage: str) -> dict:
     when no version holds the stage."""
     if stage not in HELD_STAGES:  # the stage is spliced into the SQL so the partial index applies
         raise NotFound(f"stage '{stage}' has no single holder")
-    rows = fetch_prepared(f"stage_holder_{stage}", holder_sql(stage, with_token=False),
+    rows = fetch_prepared(f"stage_holder_{stage}", partial(holder_sql, stage, with_token=False),
                           (model_name,))
     if not rows:
         find_model(model_name)
@@ -84,7 +85,8 @@ def stage_view_for_token(model_name: str, stage: str, token: str,
     if stage not in HELD_STAGES:
         return None
     seen_since = (now or utcnow()) - tokens.LAST_USED_EVERY
-    rows = fetch_prepared(f"token_stage_holder_{stage}", holder_sql(stage, with_token=True),
+    rows = fetch_prepared(f"token_stage_holder_{stage}",
+                          partial(holder_sql, stage, with_token=True),
                           (model_name, tokens.digest(token),
                            ApiToken.last_used_at.db_value(seen_since)))
     return _holder_view(model_name, stage, rows) if rows else None

@@ -52,7 +52,8 @@ def record_metrics(model_name: str, number: int, metrics: Mapping[str, float], *
         model = find_model(model_name, for_update=True)
         row = find_version(model, number)
         execute_together(metric_statements(row, metrics, source=source, recorded_at=recorded_at))
-        append_event(events.METRICS_RECORDED, actor=actor, model=model.name, version=number, now=now,
+        append_event(events.METRICS_RECORDED,
+                     actor=actor, model=model.name, version=number, now=now,
                      data={"metrics": dict(metrics), "source": source,
                            "recorded_at": rfc3339(recorded_at)})
     return {"model": model.name, "version": number, "source": source, "metrics": dict(metrics),

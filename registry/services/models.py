@@ -60,7 +60,8 @@ def create_model(name: str, *, actor: str, description: str = "", tags: dict | N
                                            updated_at=now)
             patch_tags(ModelTag, model, tags or {})
             view = model_views([model])[0]
-            append_event(events.MODEL_CREATED, actor=actor, model=name, data={"model": view}, now=now)
+            append_event(events.MODEL_CREATED,
+                         actor=actor, model=name, data={"model": view}, now=now)
     except IntegrityError:
         raise ModelExists(f"model '{name}' already exists") from None
     return view

@@ -70,7 +70,8 @@ def revoke_token(token_id: int, *, actor: str, now: dt.datetime | None = None) -
         if row.revoked_at is None:
             row.revoked_at = now
             row.save()
-            append_event(events.TOKEN_REVOKED, actor=actor, now=now, data={"id": row.id, "name": row.name})
+            append_event(events.TOKEN_REVOKED,
+                         actor=actor, now=now, data={"id": row.id, "name": row.name})
     return view(row)
 
 
@@ -83,7 +84,7 @@ class Caller:
 def authenticate(token: str, *, now: dt.datetime | None = None) -> Caller | None:
     """The live token with this value, or None; found by its hash, never compared as text.
     Runs on every request, so it is one prepared query."""
-    rows = fetch_prepared("token_by_hash", TOKEN_SQL, (digest(token),))
+    rows = fetch_prepared("token_by_hash", _token_sql, (digest(token),))
     if not rows:
         return None
     token_id, name, role, last_used_us = rows[0]
@@ -105,13 +106,15 @@ def _seed_admin_token(seed: str) -> None:
         # another process starting at the same moment seeded it first
 
 
-def live_token_condition(prefix: str = "") -> str:
-    """What makes a token live, as SQL with its hash as the one parameter: the only place this
+def live_token_condition(hash_param: str, prefix: str = "") -> str:
+    """What makes a token live, as SQL comparing its hash with `hash_param`: the only place this
     is written (the stage look-up joins it too)."""
-    return f"{prefix}token_hash = %s AND {prefix}revoked_at IS NULL"
+    return f"{prefix}token_hash = {hash_param} AND {prefix}revoked_at IS NULL"
 
 
-TOKEN_SQL = f"SELECT id, name, role, last_used_at FROM api_token WHERE {live_token_condition()}"
+def _token_sql(param) -> str:
+    live = live_token_condition(param(1))
+    return f"SELECT id, name, role, last_used_at FROM api_token WHERE {live}"
 
 
 def bootstrap(seed: str | None) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from functools import partial
 
 from registry.db import among, execute_together, insert_rows, insert_statement, write_transaction
 from registry.domain.errors import InvalidInput, StageConflict
@@ -72,16 +73,22 @@ def version_views(rows: list[ModelVersion], model_names: dict[int, str]) -> list
                                VersionFile.sha256)
             .where(among(VersionFile.version, ids)).order_by(VersionFile.path).tuples()):
         files[version_id].append({"path": path, "size": size, "sha256": sha256})
-    return [{
-        "model": model_names[row.model_id], "version": row.version,
-        "description": row.description, "tags": tags.get(row.id, {}),
-        "status": row.status, "stage": row.stage, "stage_since": rfc3339(row.stage_since),
-        "rolled_back": row.rolled_back, "source_uri": row.source_uri,
-        "parent_version": row.parent_version,
-        "run": _run_view(row, params.get(row.id, {}), training.get(row.id, {})),
-        "metrics": current.get(row.id, {}), "files": files.get(row.id, []),
-        "evaluations": evaluations[row.id], "created_at": rfc3339(row.created_at), "updated_at": rfc3339(row.updated_at),
-    } for row in rows]
+    return [_version_view(model_names[row.model_id], row, tags=tags.get(row.id, {}),
+                          params=params.get(row.id, {}), training=training.get(row.id, {}),
+                          metrics=current.get(row.id, {}), files=files.get(row.id, []),
+                          evaluations=evaluations[row.id]) for row in rows]
+
+
+def _version_view(model_name: str, row: ModelVersion, *, tags: dict, params: dict,
+                  training: dict, metrics: dict, files: list[dict], evaluations: dict) -> dict:
+    """The one shape of a version's view, from its row and what belongs to it."""
+    return {"model": model_name, "version": row.version, "description": row.description,
+            "tags": tags, "status": row.status, "stage": row.stage,
+            "stage_since": rfc3339(row.stage_since), "rolled_back": row.rolled_back,
+            "source_uri": row.source_uri, "parent_version": row.parent_version,
+            "run": _run_view(row, params, training), "metrics": metrics, "files": files,
+            "evaluations": evaluations, "created_at": rfc3339(row.created_at),
+            "updated_at": rfc3339(row.updated_at)}
 
 
 def _view(model: RegisteredModel, row: ModelVersion) -> dict:
@@ -122,12 +129,8 @@ def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: s
         insert_statement(Param, [_param_row(row, key, value) for key, value in params.items()])
         if params else None,
         *metric_statements(row, metrics, source="training", recorded_at=now)])
-    view = {"model": model.name, "version": number, "description": row.description,
-            "tags": dict(tags), "status": row.status, "stage": row.stage, "stage_since": None,
-            "rolled_back": False, "source_uri": row.source_uri, "parent_version": row.parent_version,
-            "run": _run_view(row, dict(params), dict(metrics)), "metrics": dict(metrics),
-            "files": [], "evaluations": {},
-            "created_at": rfc3339(now), "updated_at": rfc3339(now)}
+    view = _version_view(model.name, row, tags=dict(tags), params=dict(params),
+                         training=dict(metrics), metrics=dict(metrics), files=[], evaluations={})
     append_event(events.VERSION_CREATED, actor=actor, model=model.name, version=number,
                  data={"version": view}, now=now)
     return view
@@ -149,13 +152,15 @@ def register_version(model_name: str, spec: dict, *, actor: str, idempotency_key
             model, number = allocate_version_number(model_name)
             return _insert_version(model, number, spec, actor=actor, now=now), False
         model = find_model(model_name, for_update=True)
-
-        def create() -> dict:
-            _, number = allocate_version_number(model_name)
-            return _insert_version(model, number, spec, actor=actor, now=now)
-
+        create = partial(_allocate_and_insert, model, spec, actor=actor, now=now)
         return idempotency.run_once(f"{actor}:register:{model.name}", idempotency_key, spec,
                                     create, ttl_s=idempotency_ttl_s, now=now)
+
+
+def _allocate_and_insert(model: RegisteredModel, spec: dict, *, actor: str,
+                         now: dt.datetime) -> dict:
+    _, number = allocate_version_number(model.name)
+    return _insert_version(model, number, spec, actor=actor, now=now)
 
 
 def get_version(model_name: str, number: int) -> dict:

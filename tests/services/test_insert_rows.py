@@ -31,3 +31,13 @@ def test_a_second_insert_of_the_same_shape_stores_its_own_values(db):
                                    for n in (first, first + 1)], returning_id=True)
     assert [(row.version, row.description) for row in ModelVersion.select().order_by(
         ModelVersion.version)] == [(1, "v1"), (2, "v2"), (3, "v3"), (4, "v4")]
+
+
+def test_the_insert_text_cache_is_bounded():
+    """One INSERT text per table, columns and row count is remembered, the newest ones only."""
+    from registry.db import INSERT_SHAPES, _insert_sql
+    from registry.models import Param
+
+    for row_count in range(1, INSERT_SHAPES + 50):
+        _insert_sql(Param, ("key", "value_json", "version"), row_count, False, "?")
+    assert _insert_sql.cache_info().currsize <= INSERT_SHAPES
