@@ -122,11 +122,8 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=300)
     parser.add_argument("--pg-url", default=benchlib.DEFAULT_PG_URL)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    args = parser.parse_args()
-    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    results = [run_backend(name, args) for name in backends]
-    if args.json:
-        print(json.dumps(results, indent=2))
+    results = benchlib.results_per_backend(parser.parse_args(), run_backend)
+    if results is None:
         return
     print(f"{'backend':<10}{'versions':>9}{'clients':>8}{'versions/s':>12}"
           f"{'search p50 ms':>15}{'search p99 ms':>15}")

@@ -91,11 +91,8 @@ def main() -> None:
     parser.add_argument("--gap-ms", type=float, default=20, help="pause between changes")
     parser.add_argument("--pg-url", default=benchlib.DEFAULT_PG_URL)
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    results = [run_backend(name, args) for name in backends]
-    if args.json:
-        print(json.dumps(results, indent=2))
+    results = benchlib.results_per_backend(parser.parse_args(), run_backend)
+    if results is None:
         return
     print(f"{'backend':<10}{'events':>8}{'delivered':>10}{'p50 ms':>9}{'p95 ms':>9}")
     for row in results:

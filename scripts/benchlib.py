@@ -5,6 +5,7 @@ on a fresh SQLite folder or a reset PostgreSQL database.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import resource
@@ -241,3 +242,13 @@ def wrk(url: str, *, connections: int = 16, seconds: int = 10, server_pid: int |
     median = sorted(results, key=lambda r: r["requests_per_s"])[len(results) // 2]
     return {**median, "runs": [{key: r[key] for key in ("requests_per_s", "p99_ms",
                                                          "worker_cpu_pct")} for r in results]}
+
+
+def results_per_backend(args, run_backend) -> list[dict] | None:
+    """Run `run_backend` on the chosen backends; prints JSON and answers None with --json."""
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    results = [run_backend(name, args) for name in backends]
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return None
+    return results

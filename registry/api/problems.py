@@ -39,7 +39,7 @@ KNOWN_ERRORS: list[tuple[type[Exception], int, str, str]] = [
     (webhook_errors.InvalidSubscription, 422, "invalid-webhook", "Invalid webhook"),
     (webhook_errors.InvalidCursor, 422, "invalid-input", "Invalid input"),
 ]
-KNOWN_BASES = (errors.DomainError, webhook_errors.WebhookError)
+
 
 
 class ProblemSchema(ma.Schema):
@@ -94,7 +94,7 @@ def handle_http_exception(error: HTTPException) -> Response:
     return problem(status, error.name, error.description or error.name, headers=headers)
 
 
-def handle_known_error(error: errors.DomainError | webhook_errors.WebhookError) -> Response:
+def handle_known_error(error: webhook_errors.ServiceError) -> Response:
     for cls, status, slug, title in KNOWN_ERRORS:
         if isinstance(error, cls):
             return problem(status, title, error.detail, slug=slug, **error.extensions)
@@ -116,7 +116,6 @@ def handle_unexpected(error: Exception) -> Response:
 
 def register_problem_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
-    for base in KNOWN_BASES:
-        app.register_error_handler(base, handle_known_error)
+    app.register_error_handler(webhook_errors.ServiceError, handle_known_error)
     app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -38,26 +38,24 @@ class RollbackSchema(MoveSchema):
     to_version = _version(allow_none=True)
 
 
-class PromotionSchema(ma.Schema):
+class MoveResultSchema(ma.Schema):
+    """What a promotion and a rollback both answer: the stage's new holder."""
     model = fields.String()
     stage = fields.String()
     version = fields.Integer()
+    reason = fields.String(allow_none=True)
+    event_seq = fields.Integer(allow_none=True)
+    dry_run = fields.Boolean()
+
+
+class PromotionSchema(MoveResultSchema):
     previous_version = fields.Integer(allow_none=True)
     evaluation = fields.Nested(EvaluationSchema)
     forced = fields.Boolean()
-    reason = fields.String(allow_none=True)
-    event_seq = fields.Integer(allow_none=True)
-    dry_run = fields.Boolean()
 
 
-class RollbackResultSchema(ma.Schema):
-    model = fields.String()
-    stage = fields.String()
-    version = fields.Integer()
+class RollbackResultSchema(MoveResultSchema):
     rolled_back_version = fields.Integer()
-    reason = fields.String(allow_none=True)
-    event_seq = fields.Integer(allow_none=True)
-    dry_run = fields.Boolean()
 
 
 class HolderFileSchema(ma.Schema):

@@ -1,16 +1,11 @@
 """Domain errors name the condition; registry/api maps them to HTTP problems."""
 from __future__ import annotations
 
-from typing import Any
+from webhooks.errors import ServiceError  # stdlib-only: the one base both packages share
 
 
-class DomainError(Exception):
-    """Base class. `extensions` are extra facts a client can act on."""
-
-    def __init__(self, detail: str, **extensions: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.extensions = extensions
+class DomainError(ServiceError):
+    """The registry's domain errors."""
 
 
 class NotFound(DomainError):

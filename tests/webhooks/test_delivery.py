@@ -49,6 +49,16 @@ def received(httpserver):
     return [(request, request.get_data()) for request, _ in httpserver.log]
 
 
+def deliver_to_a_failing_receiver(client, dispatcher, clock, httpserver, *, steps):
+    """A receiver answering 500, one event, and a dispatcher pass after each clock step."""
+    httpserver.expect_request("/hook").respond_with_data("no", status=500)
+    subscribe(client, httpserver.url_for("/hook"))
+    create_model(client)
+    for step in steps:
+        clock.advance(step)
+        run(dispatcher)
+
+
 def run(dispatcher, passes=1):
     return sum(dispatcher.run_once() for _ in range(passes))
 
@@ -102,12 +112,7 @@ def test_failures_back_off_honouring_retry_after_with_identical_bytes(hooks):
 
 def test_the_last_failure_marks_the_delivery_failed_and_redeliver_resends(hooks):
     client, dispatcher, clock, httpserver = hooks
-    httpserver.expect_request("/hook").respond_with_data("no", status=500)
-    subscribe(client, httpserver.url_for("/hook"))
-    create_model(client)
-    for step in (0, 6, 61):
-        clock.advance(step)
-        run(dispatcher)
+    deliver_to_a_failing_receiver(client, dispatcher, clock, httpserver, steps=(0, 6, 61))
     delivery = client.get("/api/v1/webhooks/1/deliveries?status=failed").json["items"][0]
     assert delivery["attempt_count"] == 3
     again = client.post(f"/api/v1/deliveries/{delivery['id']}/redeliver")
@@ -182,12 +187,7 @@ def test_a_subscription_failing_for_too_long_is_disabled(backend, httpserver):
     clock = Clock()
     dispatcher = Dispatcher(app.extensions["modelyard_webhooks"], clock=clock)
     client = app.test_client()
-    httpserver.expect_request("/hook").respond_with_data("no", status=500)
-    subscribe(client, httpserver.url_for("/hook"))
-    create_model(client)
-    for step in (0, 41, 41):
-        clock.advance(step)
-        run(dispatcher)
+    deliver_to_a_failing_receiver(client, dispatcher, clock, httpserver, steps=(0, 41, 41))
     subscription = client.get("/api/v1/webhooks/1").json
     assert subscription["active"] is False and "failed for more than 60 s" in \
         subscription["disabled_reason"]
