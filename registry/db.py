@@ -83,7 +83,8 @@ def open_database(config: dict) -> Database:
     return db
 
 
-_prepared: dict[str, weakref.WeakSet] = {}
+_prepared: dict[str, weakref.WeakSet] = {}  # query name -> connections that prepared it
+_sqlite_text: dict[str, str] = {}  # query name -> its text with SQLite's placeholders
 
 
 Placeholder = Callable[[int], str]  # the text of the n-th parameter (from 1) in a statement
@@ -96,7 +97,10 @@ def fetch_prepared(name: str, build_sql: Callable[[Placeholder], str],
     pooled connection (`$1`, `$2`, ...), since planning it costs more than running it; SQLite
     gets peewee's own placeholder."""
     if not is_postgres():
-        return database.execute_sql(build_sql(lambda _: database.param), params).fetchall()
+        sql = _sqlite_text.get(name)
+        if sql is None:  # built once per query name: this runs on every look-up
+            sql = _sqlite_text[name] = build_sql(lambda _: database.param)
+        return database.execute_sql(sql, params).fetchall()
     connection = database.connection()
     prepared = _prepared.setdefault(name, weakref.WeakSet())
     if connection not in prepared:
