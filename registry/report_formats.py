@@ -92,7 +92,7 @@ def time_labels(first: dt.datetime, last: dt.datetime) -> tuple[list[dt.datetime
     that each reads differently (one label when they all fall on one instant)."""
     span = last - first
     fmt = next(fmt for limit, fmt in TIME_FORMATS if span <= limit)
-    if span.days < 1 < (last.date() - first.date()).days + 1 and fmt in ("%H:%M", "%H:%M:%S"):
+    if fmt in ("%H:%M", "%H:%M:%S") and first.date() != last.date():
         fmt = "%d %b " + fmt  # crosses midnight: say which day
     steps = range(TIME_LABELS) if span else range(1)
     instants = [first + span * i / (TIME_LABELS - 1) for i in steps]

@@ -3,8 +3,7 @@ command line's database commands all call `open_registry`, so they resolve the s
 (flags, MODELYARD_CONFIG, environment, defaults) and none forgets a step."""
 from __future__ import annotations
 
-import urllib.parse
-
+from registry.config import redact_url
 from registry.db import database, database_url, open_database, sqlite_path
 from registry.migrate import MIGRATION_TABLE, upgrade
 from registry.services import criteria
@@ -26,9 +25,8 @@ def _require_existing(config: dict) -> None:
         return
     with database.connection_context():
         if not database.table_exists(MIGRATION_TABLE):
-            parts = urllib.parse.urlsplit(database_url(config))
-            shown = urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname or ""))
-            raise RegistryMissing(f"the database {shown} has no Modelyard schema; "
+            raise RegistryMissing(f"the database {redact_url(database_url(config))} has no "
+                                  "Modelyard schema; "
                                   "`modelyard db upgrade` creates it.")
 
 

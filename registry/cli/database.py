@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from registry.cli.local import data_dir_option, open_registry_or_exit, settings, sqlite_or_exit
+from registry.cli.local import data_dir_option, open_registry_or_exit, settings
 
 
 @click.group()
@@ -111,6 +111,17 @@ def audit_verify(data_dir: str | None) -> None:
     click.echo("audit trail intact")
 
 
+def _exit_for(exc: Exception) -> None:
+    """One line and an exit code a script can act on, for a backup or restore that cannot run:
+    2 unusable input, 3 a blob missing, 4 something in the way, 1 the filesystem refused."""
+    from registry.domain.errors import Conflict, DomainError, NotFound
+
+    detail = exc.detail if isinstance(exc, DomainError) else f"{exc.strerror}: {exc.filename}"
+    click.echo(f"modelyard: {detail}", err=True)
+    sys.exit(4 if isinstance(exc, Conflict) else 3 if isinstance(exc, NotFound)
+             else 2 if isinstance(exc, DomainError) else 1)
+
+
 @click.command()
 @click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
 @data_dir_option
@@ -118,16 +129,15 @@ def backup(destination: Path, data_dir: str | None) -> None:
     """Copy the database (online, consistent: the server keeps serving) and every artifact it
     references into DESTINATION, an empty folder."""
     from registry.domain.errors import DomainError
-    from registry.services.backup import backup as run_backup
+    from registry.services.backup import backup as run_backup, embedded_database
 
     config, store = open_registry_or_exit(data_dir)
-    database_file = sqlite_or_exit(config, "backup")
     try:
+        database_file = embedded_database(config)
         manifest = run_backup(database_file, destination, store=store,
                               data_dir=Path(config["server"]["data_dir"]))
-    except DomainError as exc:
-        click.echo(f"modelyard: {exc.detail}", err=True)
-        sys.exit(4)
+    except (DomainError, OSError) as exc:
+        _exit_for(exc)
     click.echo(f"backed up {database_file} and {manifest['blobs']} blob(s) "
                f"({manifest['bytes']} bytes) to {destination}")
 
@@ -137,18 +147,17 @@ def backup(destination: Path, data_dir: str | None) -> None:
 @data_dir_option
 def restore(source: Path, data_dir: str | None) -> None:
     """Restore a `modelyard backup` folder into a data folder that has no database yet."""
-    from registry.domain.errors import Conflict, DomainError
-    from registry.services.backup import restore as run_restore
+    from registry.domain.errors import DomainError
+    from registry.services.backup import embedded_database, restore as run_restore
     from registry.storage import open_store
 
     config = settings({"server": {"data_dir": data_dir}} if data_dir else None)
-    database_file = sqlite_or_exit(config, "restore")
     try:
+        database_file = embedded_database(config)
         manifest = run_restore(source, database_file, store=open_store(config),
                                data_dir=Path(config["server"]["data_dir"]))
-    except DomainError as exc:
-        click.echo(f"modelyard: {exc.detail}", err=True)
-        sys.exit(4 if isinstance(exc, Conflict) else 2)
+    except (DomainError, OSError) as exc:
+        _exit_for(exc)
     open_registry_or_exit(data_dir)  # upgrades a backup taken by an older release
     click.echo(f"restored the backup of {manifest['created_at']} ({manifest['blobs']} blob(s)) "
                f"into {database_file}")

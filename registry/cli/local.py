@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -40,14 +39,3 @@ def open_registry_or_exit(data_dir: str | None, *, create: bool = False,
         sys.exit(2)
     database.connect(reuse_if_open=True)
     return config, store
-
-
-def sqlite_or_exit(config: dict, command: str) -> Path:
-    from registry.db import sqlite_path
-
-    path = sqlite_path(config)
-    if path is None:
-        click.echo(f"modelyard: {command} covers the embedded SQLite default; for PostgreSQL + "
-                   "S3 use pg_dump and bucket versioning (docs/deploy.md)", err=True)
-        sys.exit(2)
-    return path

@@ -6,6 +6,7 @@ import hashlib
 from typing import BinaryIO, Iterator
 
 from registry.db import write_transaction
+from registry.domain import events
 from registry.domain.errors import Conflict, InvalidInput, NotFound
 from registry.domain.paths import validate_file_path
 from registry.models import ModelVersion, RegisteredModel, VersionFile
@@ -14,7 +15,6 @@ from registry.services.events import append_event
 from registry.services.lookup import find_model, find_version
 from registry.services.timefmt import utcnow
 from registry.storage import ArtifactStore
-from registry.domain import events
 
 
 def _require_pending(model_name: str, row: ModelVersion) -> None:

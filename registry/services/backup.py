@@ -15,6 +15,7 @@ import sqlite3
 from pathlib import Path
 from typing import Iterator
 
+from registry.db import sqlite_path
 from registry.domain.errors import Conflict, InvalidInput, NotFound
 from registry.storage import ArtifactStore
 from registry.storage.local import LocalStore
@@ -59,17 +60,42 @@ def _copy_blobs(blobs: list[tuple[str, int]], source: ArtifactStore,
     return copied
 
 
+def _read_only(database_file: Path) -> sqlite3.Connection:
+    """Opened for reading only: a missing file is an error, never a new empty database."""
+    return sqlite3.connect(f"{database_file.resolve().as_uri()}?mode=ro", uri=True)
+
+
 def _referenced_blobs(database_file: Path) -> list[tuple[str, int]]:
-    with sqlite3.connect(database_file) as connection:
+    connection = _read_only(database_file)
+    try:
         return connection.execute("SELECT DISTINCT sha256, size FROM version_file "
                                   "ORDER BY sha256").fetchall()
+    finally:
+        connection.close()
 
 
 def _check_integrity(database_file: Path) -> None:
-    with sqlite3.connect(database_file) as connection:
-        verdict = connection.execute("PRAGMA integrity_check").fetchone()[0]
+    try:
+        connection = _read_only(database_file)
+        try:
+            verdict = connection.execute("PRAGMA integrity_check").fetchone()[0]
+            connection.execute("SELECT 1 FROM version_file LIMIT 1")
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise InvalidInput(f"{database_file} is not a readable Modelyard database: {exc}") from None
     if verdict != "ok":
         raise InvalidInput(f"{database_file} failed SQLite's integrity check: {verdict}")
+
+
+def embedded_database(config: dict) -> Path:
+    """The SQLite file backup and restore work on. Raises InvalidInput for PostgreSQL, whose
+    backups are pg_dump and bucket versioning (docs/deploy.md)."""
+    path = sqlite_path(config)
+    if path is None:
+        raise InvalidInput("backup and restore cover the embedded SQLite default; for "
+                           "PostgreSQL + S3 use pg_dump and bucket versioning (docs/deploy.md)")
+    return path
 
 
 def _empty_folder(folder: Path, what: str) -> None:
@@ -89,10 +115,12 @@ def backup(database_file: Path, destination: Path, *, store: ArtifactStore, data
     _empty_folder(destination, "backup folder")
     os.chmod(destination, 0o700)  # it holds the webhook key and token hashes
     copy = destination / DATABASE_FILE
-    with sqlite3.connect(database_file, timeout=30) as source, sqlite3.connect(copy) as target:
+    source, target = _read_only(database_file), sqlite3.connect(copy)
+    try:
         source.backup(target)  # pages=-1: the whole database in one step
-    source.close()
-    target.close()
+    finally:
+        source.close()
+        target.close()
     _check_integrity(copy)
     blobs = _referenced_blobs(copy)
     copied = _copy_blobs(blobs, store, LocalStore((destination / ARTIFACTS_DIR).resolve()))

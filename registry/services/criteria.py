@@ -5,13 +5,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from registry.db import write_transaction
+from registry.domain import events
 from registry.domain.criteria import CRITERIA_STAGES, validate_criteria
 from registry.models import CriteriaRevision, RegisteredModel
 from registry.services.events import append_event
 from registry.services.lookup import find_model
 from registry.services.pages import Page, newest_first
 from registry.services.timefmt import rfc3339, utcnow
-from registry.domain import events
 
 _defaults: dict[str, list[dict]] = {}
 

@@ -8,6 +8,7 @@ import json
 from peewee import fn
 
 from registry.db import among, write_transaction
+from registry.domain import events
 from registry.domain import criteria as rules
 from registry.domain.criteria import CRITERIA_STAGES
 from registry.models import (RUN_COLUMNS, Evaluation, Metric, MetricValue, ModelVersion, Param,
@@ -17,7 +18,6 @@ from registry.services.events import append_event
 from registry.services.lookup import find_model, find_version
 from registry.services.pages import Page, newest_first
 from registry.services.timefmt import rfc3339, utcnow
-from registry.domain import events
 
 SCHEDULER = "scheduler"  # the actor of everything the scheduled jobs do
 

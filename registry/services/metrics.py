@@ -7,13 +7,13 @@ from typing import Mapping
 from peewee import EXCLUDED
 
 from registry.db import Statement, execute_together, insert_statement, write_transaction
+from registry.domain import events
 from registry.domain.errors import InvalidInput
 from registry.models import Metric, MetricValue, ModelVersion
 from registry.services.events import append_event
 from registry.services.lookup import find_model, find_version
 from registry.services.pages import Page, decode_cursor, encode_cursor
 from registry.services.timefmt import rfc3339, utcnow
-from registry.domain import events
 
 
 def metric_statements(row: ModelVersion, metrics: Mapping[str, float], *, source: str,

@@ -6,6 +6,7 @@ import datetime as dt
 from peewee import IntegrityError
 
 from registry.db import write_transaction
+from registry.domain import events
 from registry.domain.errors import Forbidden, ModelExists, StageConflict
 from registry.domain.stages import HELD_STAGES
 from registry.models import ModelTag, ModelVersion, RegisteredModel
@@ -14,7 +15,6 @@ from registry.services.lookup import find_model
 from registry.services.pages import Page, decode_cursor, encode_cursor
 from registry.services.tags import load_tags, patch_tags
 from registry.services.timefmt import rfc3339, utcnow
-from registry.domain import events
 
 
 def _holders(model_ids: list[int]) -> dict[tuple[int, str], ModelVersion]:

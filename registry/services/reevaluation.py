@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 
 from registry.db import write_transaction
+from registry.domain import events
 from registry.domain.errors import DomainError, ModelNotFound
 from registry.domain.stages import HELD_STAGES
 from registry.models import ModelVersion, RegisteredModel
@@ -15,7 +16,6 @@ from registry.services.lookup import find_model
 from registry.services.stages import Precondition, rollback
 from registry.services.timefmt import utcnow
 from registry.storage import ArtifactStore
-from registry.domain import events
 
 log = logging.getLogger(__name__)
 REASON_CHARS = 1000

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from registry.db import write_transaction
+from registry.domain import events
 from registry.domain.criteria import rule_kind
 from registry.domain.errors import NotFound
 from registry.models import Evaluation, RegisteredModel, Report, StageMove
@@ -18,7 +19,6 @@ from registry.services.events import append_event
 from registry.services.lookup import find_model
 from registry.services.pages import Page, newest_first
 from registry.services.timefmt import rfc3339, utcnow
-from registry.domain import events
 
 STATUSES = ("passing", "degraded", "failing", "no_production")
 

@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Callable
 
 from registry.db import write_transaction
-from registry.services.events import append_event
 from registry.domain import events
+from registry.services.events import append_event
 from webhooks import deliveries, subscriptions
 from webhooks.settings import Settings
 

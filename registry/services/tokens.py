@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from peewee import IntegrityError
 
 from registry.db import fetch_prepared, write_transaction
+from registry.domain import events
 from registry.domain.errors import Conflict, InvalidInput, NotFound
 from registry.models import ApiToken
 from registry.services.events import append_event
 from registry.services.timefmt import rfc3339, utcnow
-from registry.domain import events
 
 ROLES = ("viewer", "editor", "deployer", "admin")  # each includes the ones before it
 PREFIX = "myd_"

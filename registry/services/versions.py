@@ -7,6 +7,7 @@ from collections import defaultdict
 from functools import partial
 
 from registry.db import among, execute_together, insert_rows, insert_statement, write_transaction
+from registry.domain import events
 from registry.domain.errors import InvalidInput, StageConflict
 from registry.domain.stages import EXIT_STAGES, HELD_STAGES, check_stage_access
 from registry.models import (RUN_COLUMNS, Metric, MetricValue, ModelVersion, Param,
@@ -18,7 +19,6 @@ from registry.services.metrics import metric_statements
 from registry.services.lookup import allocate_version_number, find_model, find_version
 from registry.services.tags import load_tags, patch_tags, tags_statement
 from registry.services.timefmt import rfc3339, utcnow
-from registry.domain import events
 
 
 def _dig(tree: dict, path: tuple[str, ...]):

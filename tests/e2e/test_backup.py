@@ -115,3 +115,28 @@ def test_backup_while_writing_then_restore_into_an_empty_data_folder(tmp_path):
             # a copy taken between a version's finalize and its promote holds the one before
             assert holder is None or holder in (max(ready), max(ready) - 1)
         assert restored_count >= started_with
+
+
+def test_backup_and_restore_refuse_unusable_input_in_one_line(tmp_path):
+    data = tmp_path / "data"
+    assert modelyard("db", "upgrade", data_dir=data).returncode == 0
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    into_a_file = modelyard("backup", str(blocked / "backup"), data_dir=data)
+    assert into_a_file.returncode == 1 and "Traceback" not in into_a_file.stderr
+    assert str(blocked) in into_a_file.stderr
+
+    fake = tmp_path / "fake-backup"
+    fake.mkdir()
+    (fake / "manifest.json").write_text('{"format": 1}')
+    no_database = modelyard("restore", str(fake), data_dir=tmp_path / "restored")
+    assert no_database.returncode == 2 and "Traceback" not in no_database.stderr
+    assert "is not a readable Modelyard database" in no_database.stderr
+    assert not (fake / "modelyard.db").exists()  # reading never creates an empty database
+    assert not (tmp_path / "restored" / "modelyard.db").exists()
+
+    on_postgres = subprocess.run(
+        [sys.executable, "-m", "registry", "restore", str(fake)], capture_output=True, text=True,
+        timeout=120, env={**os.environ, "MODELYARD_CONFIG": "",
+                          "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
+    assert on_postgres.returncode == 2 and "pg_dump" in on_postgres.stderr
