@@ -59,10 +59,37 @@ class ModelVersion(BaseModel):
         indexes = ((("model", "version"), True),)
 
 
+# `stage` is the version's built-in label (none, staging, production, archived); who holds each
+# stage, declared ones included, is StageHolder. The label keeps its own one-holder index.
 ModelVersion.add_index(
     ModelVersion.index(ModelVersion.model, ModelVersion.stage, unique=True,
                        name="model_version_one_holder_per_stage")
     .where(SQL("stage IN ('staging', 'production')")))
+
+
+class ModelStage(BaseModel):
+    """A stage a team declared for one model, beyond the built-in staging and production."""
+    model = ForeignKeyField(RegisteredModel, on_delete="CASCADE", backref="declared_stages")
+    name = CharField(max_length=40)
+    description = TextField(default="")
+    requires_admin = BooleanField(default=False)
+    on_degraded = CharField(max_length=16, null=True)  # null: the model's setting
+    created_at = UTCTimestampField(default=utcnow)
+
+    class Meta:
+        indexes = ((("model", "name"), True),)
+
+
+class StageHolder(BaseModel):
+    """The version holding each stage now, built-in or declared. The unique (model, stage)
+    index is the one-holder invariant; a version may hold several stages."""
+    model = ForeignKeyField(RegisteredModel, on_delete="CASCADE", backref="holders")
+    stage = CharField(max_length=40)
+    version = ForeignKeyField(ModelVersion, backref="holdings")
+    since = UTCTimestampField()
+
+    class Meta:
+        indexes = ((("model", "stage"), True),)
 
 
 RUN_COLUMNS = {  # version column -> path in the `run` object
@@ -135,7 +162,7 @@ class MetricValue(BaseModel):
 class StageMove(BaseModel):
     """Append-only history: one row per change of a stage's holder."""
     model = ForeignKeyField(RegisteredModel, on_delete="CASCADE", backref="stage_moves")
-    stage = CharField(max_length=16)
+    stage = CharField(max_length=40)
     from_version = IntegerField(null=True)
     to_version = IntegerField(null=True)
     action = CharField(max_length=16)
@@ -164,7 +191,7 @@ class CriteriaRevision(BaseModel):
 class Evaluation(BaseModel):
     """One stored evaluation of a version against a stage's criteria, with what it used."""
     version = ForeignKeyField(ModelVersion, on_delete="CASCADE", backref="evaluations")
-    stage = CharField(max_length=16)
+    stage = CharField(max_length=40)
     passed = BooleanField()
     results = JSONTextField()
     baseline_version = IntegerField(null=True)
@@ -190,12 +217,13 @@ class Event(BaseModel):
     type = CharField(max_length=64)
     model = CharField(max_length=128, null=True)
     version = IntegerField(null=True)
+    stage = CharField(max_length=40, null=True)  # the stage a stage event is about
     actor = CharField(max_length=256)
     at = UTCTimestampField(default=utcnow)
     data = JSONTextField(default=dict)
 
     class Meta:
-        indexes = ((("model", "seq"), False), (("type", "seq"), False))
+        indexes = ((("model", "seq"), False), (("type", "seq"), False), (("stage", "seq"), False))
 
 
 class IdempotencyKey(BaseModel):
@@ -207,9 +235,6 @@ class IdempotencyKey(BaseModel):
 
     class Meta:
         indexes = ((("scope", "key"), True),)
-
-
-
 
 
 class ApiToken(BaseModel):
@@ -269,6 +294,6 @@ class Report(BaseModel):
     body = JSONTextField()
 
 
-TABLES = [*WEBHOOK_TABLES, RegisteredModel, ModelTag, ModelVersion, VersionTag, Param, VersionFile, Metric, MetricValue,
-          StageMove, CriteriaRevision, Evaluation, Counter, Event, IdempotencyKey, ApiToken, AuditRecord,
-          JobRun, Report]
+TABLES = [*WEBHOOK_TABLES, RegisteredModel, ModelTag, ModelVersion, ModelStage, StageHolder,
+          VersionTag, Param, VersionFile, Metric, MetricValue, StageMove, CriteriaRevision,
+          Evaluation, Counter, Event, IdempotencyKey, ApiToken, AuditRecord, JobRun, Report]

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The deployers' figures: production look-up throughput and latency at 16 clients (wrk),
-with a bare Flask endpoint as the ceiling of the stack, and promote / rollback latency.
+with a bare Flask endpoint as the ceiling of the stack, and promote / rollback latency; the same
+look-up and moves for a declared stage (canary) next to production's.
 
     python scripts/bench_stages.py [--backend sqlite|postgres|both] [--seconds 10]
                                    [--moves 200] [--json]
@@ -30,16 +31,16 @@ def _seed(url: str, model: str, versions: int) -> None:
         session.post(f"{url}/api/v1/models/{model}/versions/{number}/finalize").raise_for_status()
 
 
-def move_latencies(url: str, moves: int) -> dict:
-    """Promote a new version, then roll it back, `moves` times, one client, timing each call
-    (model `moves` seeded with moves + 1 versions)."""
+def move_latencies(url: str, moves: int, model: str = "moves", stage: str = "production") -> dict:
+    """Promote a new version into `stage`, then roll it back, `moves` times, one client, timing
+    each call (`model` seeded with moves + 1 versions)."""
     session = benchlib.session()
-    base = f"{url}/api/v1/models/moves"
-    session.post(f"{base}/promote", json={"version": 1}).raise_for_status()
+    base = f"{url}/api/v1/models/{model}"
+    session.post(f"{base}/promote", json={"version": 1, "stage": stage}).raise_for_status()
     promotes, rollbacks = [], []
     for number in range(2, moves + 2):
-        for timings, path, body in ((promotes, "promote", {"version": number}),
-                                    (rollbacks, "rollback", {"reason": "bench"})):
+        for timings, path, body in ((promotes, "promote", {"version": number, "stage": stage}),
+                                    (rollbacks, "rollback", {"reason": "bench", "stage": stage})):
             started = time.perf_counter()
             response = session.post(f"{base}/{path}", json=body)
             timings.append((time.perf_counter() - started) * 1000)
@@ -48,20 +49,39 @@ def move_latencies(url: str, moves: int) -> dict:
             "rollback": benchlib.percentiles(rollbacks)}
 
 
+def _promote(url: str, model: str, version: int, stage: str) -> None:
+    benchlib.session().post(f"{url}/api/v1/models/{model}/promote",
+                            json={"version": version, "stage": stage}).raise_for_status()
+
+
+def _declare_canary(url: str, model: str) -> None:
+    benchlib.session().post(f"{url}/api/v1/models/{model}/stages",
+                            json={"name": "canary"}).raise_for_status()
+
+
 def run_backend(name: str, args) -> dict:
     with benchlib.backend_server(name, args.pg_url) as (process, url, data_dir, database_url):
         _seed(url, "hot", 2)
-        benchlib.session().post(f"{url}/api/v1/models/hot/promote", json={"version": 1}).raise_for_status()
-        _seed(url, "moves", args.moves + 1)
+        _declare_canary(url, "hot")
+        _promote(url, "hot", 1, "production")
+        _promote(url, "hot", 2, "canary")
+        for model in ("moves", "canary-moves"):
+            _seed(url, model, args.moves + 1)
+        _declare_canary(url, "canary-moves")
         benchlib.refresh_statistics(data_dir, database_url)  # before timing, as the job would
         moves = move_latencies(url, args.moves)
+        canary = move_latencies(url, args.moves, "canary-moves", "canary")
         production = f"{url}/api/v1/models/hot/production"
         etag = benchlib.session().get(production).headers["ETag"]
         lookup = benchlib.wrk(production, seconds=args.seconds, server_pid=process.pid,
                               runs=args.runs)
         revalidate = benchlib.wrk(production, seconds=args.seconds, server_pid=process.pid,
                                   headers=(f"If-None-Match: {etag}",), runs=args.runs)
-    return {"backend": name, "lookup": lookup, "lookup_304": revalidate, **moves}
+        canary_lookup = benchlib.wrk(f"{url}/api/v1/models/hot/stages/canary",
+                                     seconds=args.seconds, server_pid=process.pid, runs=args.runs)
+    return {"backend": name, "lookup": lookup, "lookup_304": revalidate, **moves,
+            "canary_lookup": canary_lookup, "canary_promote": canary["promote"],
+            "canary_rollback": canary["rollback"]}
 
 
 def ceiling(args) -> dict:
@@ -89,6 +109,10 @@ def _print_table(bare: dict, results: list[dict]) -> None:
         line(result["backend"], "production 304", result["lookup_304"])
         line(result["backend"], "promote (1 client)", result["promote"])
         line(result["backend"], "rollback (1 client)", result["rollback"])
+        share = 100 * result["canary_lookup"]["requests_per_s"] / bare["requests_per_s"]
+        line(result["backend"], f"canary ({share:.0f}%)", result["canary_lookup"])
+        line(result["backend"], "canary promote", result["canary_promote"])
+        line(result["backend"], "canary rollback", result["canary_rollback"])
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ class WebhookSubscription(BaseModel):
     url = TextField()
     events = JSONTextField()  # event types, or ["*"]
     models = JSONTextField(null=True)  # model names; null: every model
+    stages = JSONTextField(null=True)  # only events about these stages; null: every event
     description = TextField(default="")
     active = BooleanField(default=True)
     secret = TextField()  # encrypted

@@ -37,10 +37,12 @@ def lock_subscriptions(exclusive: bool) -> None:
         database.execute_sql(f"SELECT {function}(%s)", (SUBSCRIPTIONS_LOCK,))
 
 
-def matches(subscription: WebhookSubscription, event_type: str, model: str | None) -> bool:
+def matches(subscription: WebhookSubscription, event_type: str, model: str | None,
+            stage: str | None = None) -> bool:
     wanted = subscription.events
     return ("*" in wanted or event_type in wanted) and (
-        subscription.models is None or (model is not None and model in subscription.models))
+        subscription.models is None or (model is not None and model in subscription.models)) and (
+        subscription.stages is None or (stage is not None and stage in subscription.stages))
 
 
 def payload(event: dict, production_version: int | None) -> str:
@@ -54,7 +56,8 @@ def payload(event: dict, production_version: int | None) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def subscribers(event_type: str, model: str | None) -> list[WebhookSubscription]:
+def subscribers(event_type: str, model: str | None,
+                stage: str | None = None) -> list[WebhookSubscription]:
     """The active subscriptions that want an event, read inside the event's transaction under
     the subscriptions' shared lock (held to commit). Call it before the event counter's row is
     locked: a subscription change takes this lock first and the counter second, and the
@@ -65,7 +68,7 @@ def subscribers(event_type: str, model: str | None) -> list[WebhookSubscription]
         return []
     lock_subscriptions(exclusive=False)
     return [s for s in WebhookSubscription.select().where(WebhookSubscription.active)
-            if matches(s, event_type, model)]
+            if matches(s, event_type, model, stage)]
 
 
 def enqueue(event: dict, targets: list[WebhookSubscription], *, at: dt.datetime,

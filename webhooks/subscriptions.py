@@ -16,6 +16,7 @@ from webhooks.transport import Refused, check_url
 
 def view(row: WebhookSubscription) -> dict:
     return {"id": row.id, "url": row.url, "events": row.events, "models": row.models,
+            "stages": row.stages,
             "description": row.description, "active": row.active,
             "disabled_reason": row.disabled_reason, "disabled_at": rfc3339(row.disabled_at),
             "failing_since": rfc3339(row.failing_since),
@@ -50,6 +51,7 @@ def create(spec: dict, *, settings: Settings, now: dt.datetime | None = None) ->
     lock_subscriptions(exclusive=True)
     row = WebhookSubscription.create(
         url=spec["url"], events=spec["events"], models=spec.get("models"),
+        stages=spec.get("stages"),
         description=spec.get("description", ""), active=spec.get("active", True),
         secret=secrets.encrypt(secret, settings.fernet_key), created_at=now, updated_at=now)
     return {**view(row), "secret": secret}
@@ -66,7 +68,7 @@ def get(subscription_id: int) -> dict:
 
 def update(subscription_id: int, changes: dict, *, settings: Settings,
            now: dt.datetime | None = None) -> dict:
-    """Change url, events, models, description or active; re-activating clears the record of
+    """Change url, events, models, stages, description or active; re-activating clears the record of
     why it was disabled. Raises SubscriptionNotFound, InvalidSubscription."""
     if "url" in changes:
         _check_url(changes["url"], settings)

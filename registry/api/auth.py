@@ -19,6 +19,7 @@ ROLES = {
     ("criteria.Criteria", "PUT"): "admin",
     ("stages.promote", "POST"): "deployer",  # forced promotion: admin, checked by the route
     ("stages.rollback", "POST"): "deployer",
+    ("stages.declare_stage", "POST"): "admin", ("stages.remove_stage", "DELETE"): "admin",
     ("versions.change_stage", "POST"): "deployer",
     ("webhooks.Webhooks", "GET"): "admin", ("webhooks.Webhooks", "POST"): "admin",
     ("webhooks.Webhook", "GET"): "admin", ("webhooks.Webhook", "PATCH"): "admin",

@@ -4,11 +4,10 @@ from __future__ import annotations
 import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import fields
 
 from registry.api.context import current_actor
-from registry.api.schemas import TIME, PageArgs, Strict
-from registry.domain.criteria import CRITERIA_STAGES
+from registry.api.schemas import TIME, PageArgs, Strict, held_stage
 from registry.services import criteria as criteria_service
 from registry.services import evaluations as evaluation_service
 
@@ -70,11 +69,11 @@ class EvaluationSchema(ma.Schema):
 
 
 class EvaluateSchema(Strict):
-    stage = fields.String(load_default="production", validate=validate.OneOf(CRITERIA_STAGES))
+    stage = held_stage(load_default="production")
 
 
 class EvaluationArgs(PageArgs):
-    stage = fields.String(validate=validate.OneOf(CRITERIA_STAGES))
+    stage = held_stage()
 
 
 class EvaluationPageSchema(ma.Schema):

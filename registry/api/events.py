@@ -17,4 +17,5 @@ def list_events(args):
     """Events after `after` in seq order; `wait` holds the request until one commits."""
     wait = min(args["wait"], current_app.config["MODELYARD"]["api"]["events_max_wait_s"])
     return event_service.list_events(after=args["after"], model=args.get("model"),
-                                     type_=args.get("type"), limit=args["limit"], wait_s=wait)
+                                     type_=args.get("type"), stage=args.get("stage"),
+                                     limit=args["limit"], wait_s=wait)

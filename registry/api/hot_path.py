@@ -4,7 +4,8 @@
 deployment system polls. Here a look-up costs one prepared query (the token and the holder in
 one round trip) and none of the framework's per-request work. Only answers that need nothing
 else are given here: 200 or 304 to a caller whose token may read. Everything else (no token or a
-bad one, a token not seen for a minute, an unknown model, an empty stage, a query string) goes
+bad one, a token not seen for a minute, an unknown model or stage, an empty stage, a query
+string) goes
 on to the Flask route, the one source of errors and of `last_used_at` refreshes.
 tests/api/test_hot_path.py holds both paths to the same bytes and headers.
 """
@@ -25,10 +26,11 @@ from registry.api.guards import REQUEST_ID, SECURITY_HEADERS
 from registry.db import database
 from registry.domain.errors import DomainError
 from registry.domain.names import MODEL_NAME
+from registry.domain.stages import STAGE_NAME
 from registry.services import holders as holder_service
 
 PATH = re.compile(rf"^/api/v1/models/({MODEL_NAME.pattern.strip('^$')})/"
-                  r"(?:(production)|stages/(staging|production))$")
+                  rf"(?:(production)|stages/({STAGE_NAME.pattern.strip('^$')}))$")
 HEADERS = [(name, value) for name, value in SECURITY_HEADERS.items() if name != "Cache-Control"]
 
 

@@ -8,12 +8,20 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from registry.domain.names import KEY_NAME, MODEL_NAME
-from registry.domain.stages import EXIT_STAGES, STAGES
+from registry.domain.stages import EXIT_STAGES, STAGE_NAME, STAGES
 
 MAX_INT = 2**31 - 1
 TIME = {"format": "date-time"}
 ON_DEGRADED = ("notify", "rollback")
 
+
+
+def held_stage(**kwargs) -> fields.String:
+    """A stage a version can hold: built in or declared (`none` and `archived` are labels)."""
+    return fields.String(validate=[validate.Regexp(STAGE_NAME, error="not a stage name"),
+                                   validate.NoneOf(EXIT_STAGES, error="not a stage a version "
+                                                   "holds; use staging, production or a "
+                                                   "declared stage")], **kwargs)
 
 class StrictNumber(fields.Float):
     """A JSON number: no strings, no booleans, finite."""
@@ -107,6 +115,8 @@ class ModelSchema(ma.Schema):
     latest_version = fields.Integer(allow_none=True)
     production = fields.Nested(VersionSummarySchema, allow_none=True)
     staging = fields.Nested(VersionSummarySchema, allow_none=True)
+    stages = fields.Dict(keys=fields.String(), values=fields.Nested(VersionSummarySchema),
+                         metadata={"description": "every held stage -> its holder"})
     production_requires_admin = fields.Boolean()
     on_degraded = fields.String()
     created_at = fields.String(metadata=TIME)
@@ -122,7 +132,8 @@ class ModelListArgs(PageArgs):
     q = _text(128)
     tag = fields.List(fields.String(validate=validate.Regexp(
         r"^[^:]+:.*$", error="Use tag=key:value.")), load_default=list)
-    stage = fields.String(validate=validate.OneOf(STAGES))
+    stage = fields.String(validate=validate.Regexp(STAGE_NAME), metadata={
+        "description": "models whose stage (built-in or declared) has a holder"})
 
 
 class ModelPageSchema(ma.Schema):
@@ -212,7 +223,10 @@ class VersionSchema(ma.Schema):
     description = fields.String()
     tags = fields.Dict(keys=fields.String(), values=fields.String())
     status = fields.String()
-    stage = fields.String()
+    stage = fields.String(metadata={"description": "the built-in label: none, staging, "
+                                    "production or archived"})
+    stages = fields.List(fields.String(), metadata={
+        "description": "every stage the version holds now, declared ones included"})
     stage_since = fields.String(allow_none=True, metadata=TIME)
     rolled_back = fields.Boolean()
     source_uri = fields.String(allow_none=True)
@@ -285,6 +299,8 @@ class EventArgs(Strict):
     after = fields.Integer(load_default=0, validate=validate.Range(0, 2**62))
     model = _text(128)
     type = _text(64)
+    stage = held_stage(metadata={
+        "description": "only events about this stage (promotions, rollbacks, degradations)"})
     wait = fields.Float(load_default=0, allow_nan=False, validate=validate.Range(0, 600))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 

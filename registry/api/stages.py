@@ -1,4 +1,5 @@
-"""Routes for stage moves: promote, rollback, the stage holder (the deployers' hot path), history."""
+"""Routes for a model's stages: declare and remove them, promote, rollback, the stage holder (the
+deployers' hot path), history."""
 from __future__ import annotations
 
 import marshmallow as ma
@@ -8,9 +9,11 @@ from marshmallow import fields, validate
 
 from registry.api.context import caller
 from registry.api.criteria import EvaluationSchema
-from registry.api.schemas import MAX_INT, TIME, PageArgs, Strict, _text, instant
-from registry.domain.stages import HELD_STAGES
+from registry.api.context import current_actor
+from registry.api.schemas import (MAX_INT, ON_DEGRADED, TIME, PageArgs, Strict, _text,
+                                  held_stage, instant)
 from registry.services import holders as holder_service
+from registry.services import stage_catalog
 from registry.services import stages as stage_service
 
 blp = Blueprint("stages", __name__, url_prefix="/api/v1/models/<string:model>",
@@ -21,8 +24,39 @@ def _version(**kwargs) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(1, MAX_INT), **kwargs)
 
 
+class StageDeclarationSchema(Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={
+        "description": "^[a-z][a-z0-9-]{0,39}$; none, archived, staging, production reserved"})
+    description = _text(2000, load_default="")
+    requires_admin = fields.Boolean(load_default=False, metadata={
+        "description": "every move of this stage needs the admin role"})
+    on_degraded = fields.String(validate=validate.OneOf(ON_DEGRADED), allow_none=True, metadata={
+        "description": "what scheduled re-evaluation does when the holder degrades; null: the "
+                       "model's on_degraded"})
+
+
+class HolderSummarySchema(ma.Schema):
+    version = fields.Integer()
+    since = fields.String(metadata=TIME)
+
+
+class StageOutSchema(ma.Schema):
+    name = fields.String()
+    builtin = fields.Boolean()
+    description = fields.String()
+    requires_admin = fields.Boolean()
+    on_degraded = fields.String(allow_none=True)
+    created_at = fields.String(metadata=TIME)
+    holder = fields.Nested(HolderSummarySchema, allow_none=True)
+
+
+class StageListSchema(ma.Schema):
+    model = fields.String()
+    items = fields.List(fields.Nested(StageOutSchema))
+
+
 class MoveSchema(Strict):
-    stage = fields.String(load_default="production", validate=validate.OneOf(HELD_STAGES))
+    stage = held_stage(load_default="production")
     reason = _text(2000, allow_none=True)
     dry_run = fields.Boolean(load_default=False)
     expected_current_version = _version(allow_none=True, metadata={
@@ -75,7 +109,7 @@ class StageHolderSchema(ma.Schema):
 
 
 class HistoryArgs(PageArgs):
-    stage = fields.String(validate=validate.OneOf(HELD_STAGES))
+    stage = held_stage()
     at = instant(metadata={
         "description": "answer which version held `stage` (default production) at this instant"})
 
@@ -152,7 +186,29 @@ def _holder(model: str, stage: str) -> Response:
     return Response(json.dumps(view), 200, headers=headers, mimetype="application/json")
 
 
-@blp.route("/stages/<any(staging, production):stage>", methods=["GET"])
+@blp.route("/stages", methods=["GET"])
+@blp.response(200, StageListSchema)
+def list_stages(model):
+    """The model's stages, built-ins first, with their settings and holders."""
+    return stage_catalog.list_stages(model)
+
+
+@blp.route("/stages", methods=["POST"])
+@blp.arguments(StageDeclarationSchema)
+@blp.response(201, StageOutSchema)
+def declare_stage(body, model):
+    """Declare a stage (admin): promoted, rolled back and looked up like production."""
+    return stage_catalog.declare_stage(model, body.pop("name"), actor=current_actor(), **body)
+
+
+@blp.route("/stages/<string:stage>", methods=["DELETE"])
+@blp.response(204)
+def remove_stage(model, stage):
+    """Remove a declared stage (admin); 409 while a version holds it, and for the built-ins."""
+    stage_catalog.remove_stage(model, stage, actor=current_actor())
+
+
+@blp.route("/stages/<string:stage>", methods=["GET"])
 @blp.response(200, StageHolderSchema, headers={"ETag": {"schema": {"type": "string"}}})
 @blp.alt_response(304, description="Not Modified: the holder still has this ETag")
 def stage_holder(model, stage):

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from registry.api.context import current_actor
-from registry.api.schemas import TIME, PageArgs, Strict, _text
+from registry.api.schemas import TIME, PageArgs, Strict, _text, held_stage
 from registry.domain.names import MODEL_NAME
 from registry.services import subscriptions as admin
 
@@ -27,6 +27,10 @@ class SubscriptionFields(Strict):
         validate=validate.Length(min=1, max=100))
     models = fields.List(fields.String(validate=validate.Regexp(MODEL_NAME)), allow_none=True,
                          validate=validate.Length(min=1, max=1000))
+    stages = fields.List(held_stage(), allow_none=True,
+                         validate=validate.Length(min=1, max=100), metadata={
+                             "description": "only events about these stages (promotions, "
+                                            "rollbacks, degradations...); null: every event"})
     description = _text(2000)
     active = fields.Boolean()
 
@@ -43,6 +47,7 @@ class SubscriptionSchema(ma.Schema):
     url = fields.String()
     events = fields.List(fields.String())
     models = fields.List(fields.String(), allow_none=True)
+    stages = fields.List(fields.String(), allow_none=True)
     description = fields.String()
     active = fields.Boolean()
     disabled_reason = fields.String(allow_none=True)

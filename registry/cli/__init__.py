@@ -27,7 +27,7 @@ def main(verbose: bool) -> None:
 
 COMMANDS = (processes.serve, processes.worker, processes.config, database.db, database.tokens,
             database.audit, database.artifacts, database.backup, database.restore,
-            versions.models, versions.versions, stages.promote, stages.rollback, stages.status,
+            versions.models, versions.versions, stages.stage_group, stages.promote, stages.rollback, stages.status,
             stages.history, stages.download, events.events, events.webhooks, reports.reports,
             reports.schedules)
 for command in COMMANDS:

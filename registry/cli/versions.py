@@ -9,7 +9,6 @@ import click
 from registry.cli.output import Output, short_time as _short
 from registry.cli.remote import _holder, _pairs, remote, verdict
 from registry.client import Client
-from registry.domain.stages import HELD_STAGES
 
 
 @click.group()
@@ -20,7 +19,7 @@ def models() -> None:
 @models.command("list")
 @click.option("--q", help="Name contains this.")
 @click.option("--tag", help="key:value")
-@click.option("--stage", type=click.Choice(HELD_STAGES), help="Has a version there.")
+@click.option("--stage", help="Has a version there (production, staging or a declared stage).")
 @remote
 def models_list(client: Client, out: Output, q, tag, stage) -> None:
     """Models with their production and staging versions."""

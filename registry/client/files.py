@@ -16,7 +16,6 @@ from registry.client.transport import quote as _quote
 
 CHUNK = 1 << 20
 
-STAGES = ("production", "staging")
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -120,9 +119,10 @@ class FilesAPI:
         return self.finalize(model, version)
 
     def download(self, model: str, version_or_stage: int | str, dest: str | os.PathLike) -> dict:
-        """Download every file of a version (a number, or `production` / `staging` for the
-        holder) into the folder `dest`, verifying each sha256. Returns the manifest used."""
-        if str(version_or_stage) in STAGES:
+        """Download every file of a version (a number, or a stage name such as `production` or
+        `canary` for its holder) into the folder `dest`, verifying each sha256. Returns the
+        manifest used."""
+        if not str(version_or_stage).isdigit():
             holder = self.stage(model, str(version_or_stage))
             number, files = holder["version"], holder["files"]
         else:

@@ -1,4 +1,4 @@
-"""Stage moves: promote, roll back, and who held a stage when."""
+"""A model's stages: declare and remove them, promote, roll back, and who held a stage when."""
 from __future__ import annotations
 
 import uuid
@@ -8,7 +8,23 @@ from registry.client.transport import quote as _quote
 
 
 class StagesAPI:
-    """Promotion, rollback, the holder of a stage and its history."""
+    """Declared stages, promotion, rollback, the holder of a stage and its history."""
+
+    def list_stages(self, model: str) -> list[dict]:
+        """Built-ins first, then declared stages: name, settings and holder (version, since)."""
+        return self._get(f"/models/{_quote(model)}/stages")["items"]
+
+    def declare_stage(self, model: str, name: str, *, description: str = "",
+                      requires_admin: bool = False, on_degraded: str | None = None) -> dict:
+        """Declare a stage (admin); raises Conflict when it exists, BadRequest for a
+        malformed or reserved name."""
+        return self._send("POST", f"/models/{_quote(model)}/stages",
+                          {"name": name, "description": description,
+                           "requires_admin": requires_admin, "on_degraded": on_degraded})
+
+    def remove_stage(self, model: str, name: str) -> None:
+        """Remove a declared stage (admin); raises Conflict while a version holds it."""
+        self._send("DELETE", f"/models/{_quote(model)}/stages/{_quote(name)}")
 
     def promote(self, model: str, version: int, *, stage: str = "production",
                 reason: str | None = None, force: bool = False, dry_run: bool = False,

@@ -7,8 +7,9 @@ can read. registry/services/evaluations.py loads subjects and stores evaluations
 Rule kinds (a rule is a JSON object; its keys decide the kind):
 - threshold  `{metric, op, threshold}`; with `source: "live"` (and optional `max_age_s`) it reads
   the newest live value instead of the newest training/evaluation value.
-- compare    `{metric, compare_to: "production", higher_is_better, max_regression, relative}`:
-  passes when no other version holds production or it has no value for the metric.
+- compare    `{metric, compare_to: "<stage>", higher_is_better, max_regression, relative}`:
+  compares with the holder of any stage of the model (built-in or declared); passes when no
+  other version holds it or it has no value for the metric.
 - require    `{require: ["run.dataset.digest", ...]}`: metadata fields must be set.
 """
 from __future__ import annotations
@@ -18,12 +19,12 @@ import math
 import operator
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 from registry.domain.errors import InvalidInput
 from registry.domain.stages import HELD_STAGES
 
-CRITERIA_STAGES = HELD_STAGES  # a version is checked before it enters a held stage
+CRITERIA_STAGES = HELD_STAGES  # every model's stages; a model may declare more
 OPERATORS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     ">=": (operator.ge, "at least"), ">": (operator.gt, "more than"),
     "<=": (operator.le, "at most"), "<": (operator.lt, "less than"), "==": (operator.eq, "exactly"),
@@ -115,10 +116,10 @@ def _threshold_errors(rule: Mapping) -> dict[str, str]:
     return errors
 
 
-def _compare_errors(rule: Mapping) -> dict[str, str]:
+def _compare_errors(rule: Mapping, stages: Collection[str]) -> dict[str, str]:
     errors = _metric_errors(rule)
-    if rule.get("compare_to") != "production":
-        errors["compare_to"] = "only 'production' is supported"
+    if rule.get("compare_to") not in stages:
+        errors["compare_to"] = f"must name a stage of this model: {', '.join(stages)}"
     for flag in ("higher_is_better", "relative"):
         if flag in rule and not isinstance(rule[flag], bool):
             errors[flag] = "must be true or false"
@@ -140,12 +141,13 @@ def _require_errors(rule: Mapping) -> dict[str, str]:
     return {}
 
 
-CHECKS = {"threshold": _threshold_errors, "compare": _compare_errors, "require": _require_errors}
+CHECKS = {"threshold": _threshold_errors, "require": _require_errors}
 DEFAULTS = {"compare": {"higher_is_better": True, "max_regression": 0, "relative": False}}
 
 
-def validate_rules(rules: Any, where: str) -> list[dict]:
-    """The rules of one stage, normalised (defaults filled in).
+def validate_rules(rules: Any, where: str, stages: Collection[str] = CRITERIA_STAGES) -> list[dict]:
+    """The rules of one stage, normalised (defaults filled in); compare rules may name any of
+    `stages`.
 
     Raises InvalidInput whose `errors` map `<where>[<index>].<key>` to a message, so a client
     sees which rule and which key is wrong.
@@ -161,7 +163,7 @@ def validate_rules(rules: Any, where: str) -> list[dict]:
         if kind is None:
             errors[name] = ["a rule needs op and threshold, compare_to, or require"]
             continue
-        problems = CHECKS[kind](rule)
+        problems = _compare_errors(rule, stages) if kind == "compare" else CHECKS[kind](rule)
         problems.update({key: f"not a key of a {kind} rule"
                          for key in set(rule) - KIND_KEYS[kind]})
         errors.update({f"{name}.{key}": [message] for key, message in problems.items()})
@@ -173,16 +175,21 @@ def validate_rules(rules: Any, where: str) -> list[dict]:
     return normalised
 
 
-def validate_criteria(stages: Any, where: str = "stages") -> dict[str, list[dict]]:
-    """`{stage: [rule, ...]}` for staging and/or production, normalised; raises InvalidInput."""
+def validate_criteria(stages: Any, where: str = "stages",
+                      known: Collection[str] = CRITERIA_STAGES) -> dict[str, list[dict]]:
+    """`{stage: [rule, ...]}` for any of the `known` stages (the model's, built-in and
+    declared), normalised; raises InvalidInput."""
     if not isinstance(stages, dict):
         raise InvalidInput(f"{where} must be an object of stage -> rules",
                            errors={where: ["must be an object"]})
-    unknown = set(stages) - set(CRITERIA_STAGES)
+    unknown = set(stages) - set(known)
     if unknown:
-        raise InvalidInput(f"criteria apply to staging and production, not {sorted(unknown)}",
-                           errors={f"{where}.{name}": ["not a criteria stage"] for name in unknown})
-    return {stage: validate_rules(rules, f"{where}.{stage}") for stage, rules in stages.items()}
+        raise InvalidInput(f"criteria apply to this model's stages ({', '.join(known)}), not "
+                           f"{sorted(unknown)}",
+                           errors={f"{where}.{name}": ["not a stage of this model"]
+                                   for name in unknown})
+    return {stage: validate_rules(rules, f"{where}.{stage}", known)
+            for stage, rules in stages.items()}
 
 
 # ---- evaluation ---------------------------------------------------------------------------
@@ -260,23 +267,23 @@ def _amount(rule: dict, amount: float) -> str:
 
 
 def _compare(rule: dict, subject: Subject, baseline: Subject | None) -> RuleResult:
-    metric = rule["metric"]
+    metric, stage = rule["metric"], rule["compare_to"]
     value = subject.metrics.get(metric)
     if baseline is None or baseline.metrics.get(metric) is None:
-        why = "no other version is in production" if baseline is None else \
-            f"production version {baseline.version} has no {metric} value"
+        why = f"no other version is in {stage}" if baseline is None else \
+            f"{stage} version {baseline.version} has no {metric} value"
         return RuleResult(rule, value, None, True, f"Nothing to compare {metric} with: {why}.")
     base = baseline.metrics[metric]
     bound = _bound(rule, base)
     expected = f"{'>=' if rule['higher_is_better'] else '<='} {_num(bound)}"
     if value is None:
         return RuleResult(rule, None, expected, False, f"Version {subject.version} has no {metric} "
-                          f"value to compare with production version {baseline.version}'s "
+                          f"value to compare with {stage} version {baseline.version}'s "
                           f"{_num(base)}.")
     regression, allowed = _regression(rule, value, base), rule["max_regression"]
     ok = regression <= allowed or math.isclose(regression, allowed, rel_tol=TOLERANCE,
                                                abs_tol=TOLERANCE)
-    head = f"{metric} is {_num(value)} against {_num(base)} for production version " \
+    head = f"{metric} is {_num(value)} against {_num(base)} for {stage} version " \
            f"{baseline.version}"
     if regression <= 0:
         tail = "no regression"
@@ -304,22 +311,28 @@ def _require(rule: dict, subject: Subject) -> RuleResult:
 
 
 def evaluate(subject: Subject, rules: list[dict], *, stage: str, baseline: Subject | None,
-             now: dt.datetime) -> Evaluation:
+             now: dt.datetime,
+             baselines: Mapping[str, Subject | None] | None = None) -> Evaluation:
     """Every rule's result; the evaluation passes when all rules pass (an empty list passes).
 
-    `baseline` is the production holder for compare rules, or None when there is none or it is
-    the subject itself. `rules` must come from validate_rules.
+    `baseline` is the production holder and `baselines` the holders of the other stages compare
+    rules name (None, or left out, when there is none); a baseline that is the subject itself
+    is ignored. `baseline_version` is the first compare rule's baseline, or production's when
+    there is no compare rule. `rules` must come from validate_rules.
     """
-    if baseline is not None and baseline.version == subject.version:
-        baseline = None
-    results = []
+    holders = {**(baselines or {}), "production": baseline}
+    holders = {name: None if held is not None and held.version == subject.version else held
+               for name, held in holders.items()}
+    results, compared = [], []
     for rule in rules:
         kind = rule_kind(rule)
         if kind == "threshold":
             results.append(_threshold(rule, subject, now))
         elif kind == "compare":
-            results.append(_compare(rule, subject, baseline))
+            compared.append(holders.get(rule["compare_to"]))
+            results.append(_compare(rule, subject, compared[-1]))
         else:
             results.append(_require(rule, subject))
+    first = compared[0] if compared else holders["production"]
     return Evaluation(stage=stage, passed=all(r.passed for r in results), results=results,
-                      baseline_version=baseline.version if baseline else None)
+                      baseline_version=first.version if first else None)

@@ -32,6 +32,14 @@ class StageConflict(Conflict):
     pass
 
 
+class StageExists(Conflict):
+    pass
+
+
+class UnknownStage(NotFound):
+    """A stage name the model never declared (and not a built-in)."""
+
+
 class InvalidInput(DomainError):
     """Well-formed but unacceptable content (422)."""
 

@@ -33,6 +33,10 @@ MODEL_ROLLED_BACK = EventType("model.rolled_back", "A stage went back to an earl
                               "`data` has `version`, `rolled_back_version` and `stage`.")
 PRODUCTION_DEGRADED = EventType("production.degraded", "Scheduled re-evaluation found production "
                                 "failing after it had passed there.")
+STAGE_DEGRADED = EventType("stage.degraded", "Scheduled re-evaluation found a declared stage's "
+                           "holder failing after it had passed there; `data.stage` names it.")
+STAGE_DECLARED = EventType("stage.declared", "A model gained a declared stage (`data.stage`).")
+STAGE_REMOVED = EventType("stage.removed", "A declared stage was removed; its history stays.")
 REPORT_GENERATED = EventType("report.generated", "A manager report was stored; `data` has its "
                              "summary and a link to its page.")
 TOKEN_CREATED = EventType("token.created", "An API token was created.")

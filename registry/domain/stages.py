@@ -5,33 +5,57 @@ Pure: the service hands in plain facts read under the model's lock and applies t
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from registry.domain.errors import (Conflict, Forbidden, NoRollbackTarget, StageConflict,
-                                    StaleVersion)
+from registry.domain.errors import (Conflict, Forbidden, InvalidInput, NoRollbackTarget,
+                                    StageConflict, StaleVersion, StageExists)
 
-STAGES = ("none", "staging", "production", "archived")  # a version's `stage`
-HELD_STAGES = ("staging", "production")  # entered by promotion; at most one holder per model
+STAGES = ("none", "staging", "production", "archived")  # a version's `stage` label
+HELD_STAGES = ("staging", "production")  # the built-in stages every model has
 EXIT_STAGES = ("none", "archived")  # set through the stage route, in any status
+STAGE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+RESERVED_NAMES = frozenset(STAGES)
 
 
 @dataclass(frozen=True)
 class Holding:
-    """A version as stage planning sees it."""
+    """A version as stage planning sees it: its label, and the stages it holds."""
     version: int
     status: str
     stage: str
     rolled_back: bool = False
+    holds: frozenset[str] = frozenset()
 
 
-def check_stage_access(model: str, stage: str, *, production_requires_admin: bool,
-                       is_admin: bool) -> None:
-    """Raises Forbidden when the caller may not move `stage` of this model: production moves of
-    a model with `production_requires_admin` need an admin."""
-    if stage == "production" and production_requires_admin and not is_admin:
-        raise Forbidden(f"production moves of '{model}' need the admin role (the model's "
-                        "production_requires_admin setting)", required_role="admin")
+@dataclass(frozen=True)
+class StageRule:
+    """Who may move a stage, and what the scheduler does when its holder degrades."""
+    name: str
+    requires_admin: bool
+    on_degraded: str
+
+
+def check_new_stage_name(name: str, declared: Iterable[str]) -> None:
+    """Raises InvalidInput for a malformed or reserved name, StageExists for one declared."""
+    if not STAGE_NAME.match(name):
+        raise InvalidInput(f"stage name {name!r} must match {STAGE_NAME.pattern}",
+                           errors={"name": [f"must match {STAGE_NAME.pattern}"]})
+    if name in RESERVED_NAMES:
+        raise InvalidInput(f"'{name}' is reserved", errors={"name": ["reserved name"]})
+    if name in declared:
+        raise StageExists(f"stage '{name}' is already declared")
+
+
+def check_stage_access(model: str, rule: StageRule, *, is_admin: bool) -> None:
+    """Raises Forbidden when the caller may not move the stage: a stage that requires the admin
+    role (for production, the model's production_requires_admin setting) without it."""
+    if rule.requires_admin and not is_admin:
+        setting = ("production_requires_admin setting" if rule.name == "production"
+                   else f"{rule.name} stage's requires_admin")
+        raise Forbidden(f"{rule.name} moves of '{model}' need the admin role (the model's "
+                        f"{setting})", required_role="admin")
 
 
 def stage_etag(revision: int, version: int, since: dt.datetime) -> str:
@@ -61,7 +85,7 @@ def check_promotable(target: Holding, stage: str) -> None:
     if target.status != "ready":
         raise StageConflict(f"version {target.version} is {target.status}; finalize it before "
                             f"promoting it to {stage}")
-    if target.stage == stage:
+    if target.stage == stage or stage in target.holds:
         raise StageConflict(f"version {target.version} already holds {stage}",
                             current_version=target.version)
 

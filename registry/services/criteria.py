@@ -11,6 +11,7 @@ from registry.models import CriteriaRevision, RegisteredModel
 from registry.services.events import append_event
 from registry.services.lookup import find_model
 from registry.services.pages import Page, newest_first
+from registry.services.stage_catalog import declared_names, stage_names
 from registry.services.timefmt import rfc3339, utcnow
 
 _defaults: dict[str, list[dict]] = {}
@@ -54,13 +55,19 @@ def _newest(model: RegisteredModel) -> CriteriaRevision | None:
             .order_by(CriteriaRevision.revision.desc()).first())
 
 
+def _default_or_none(stage: str) -> list[dict]:
+    return _default_rules(stage) if stage in CRITERIA_STAGES else []
+
+
 def criteria_for(model: RegisteredModel) -> Criteria:
-    """The model's own rules where it set them, the config defaults elsewhere."""
+    """The model's own rules where it set them, the config defaults elsewhere (none for a
+    declared stage: the config's defaults are for the built-ins)."""
     newest = _newest(model)
     own = newest.stages if newest else {}
-    return Criteria(stages={stage: own[stage] if stage in own else _default_rules(stage)
-                            for stage in CRITERIA_STAGES},
-                    inherited=[stage for stage in CRITERIA_STAGES if stage not in own],
+    stages = [*CRITERIA_STAGES, *declared_names(model)]
+    return Criteria(stages={stage: own[stage] if stage in own else _default_or_none(stage)
+                            for stage in stages},
+                    inherited=[stage for stage in stages if stage not in own],
                     revision=newest.revision if newest else None,
                     actor=newest.actor if newest else None,
                     at=newest.created_at if newest else None)
@@ -75,13 +82,14 @@ def set_criteria(model_name: str, stages: dict, *, actor: str,
                  now: dt.datetime | None = None) -> dict:
     """Replace a model's criteria with a new revision; stages left out follow the config defaults.
 
-    The previous revisions stay as history. One transaction writes the revision and the event
+    Any stage of the model takes rules, and compare rules may name any of its stages. The
+    previous revisions stay as history. One transaction writes the revision and the event
     `criteria.updated`. Raises ModelNotFound, InvalidInput naming the first bad rule.
     """
-    rules = validate_criteria(stages)
     now = now or utcnow()
     with write_transaction():
         model = find_model(model_name, for_update=True)
+        rules = validate_criteria(stages, known=stage_names(model))
         newest = _newest(model)
         revision = (newest.revision if newest else 0) + 1
         CriteriaRevision.create(model=model, revision=revision, stages=rules, actor=actor,

@@ -10,13 +10,14 @@ from peewee import fn
 from registry.db import among, write_transaction
 from registry.domain import events
 from registry.domain import criteria as rules
-from registry.domain.criteria import CRITERIA_STAGES
 from registry.models import (RUN_COLUMNS, Evaluation, Metric, MetricValue, ModelVersion, Param,
                              RegisteredModel, VersionTag)
 from registry.services.criteria import criteria_for
 from registry.services.events import append_event
+from registry.services.holders import stage_holder
 from registry.services.lookup import find_model, find_version
 from registry.services.pages import Page, newest_first
+from registry.services.stage_catalog import stage_rule
 from registry.services.timefmt import rfc3339, utcnow
 
 SCHEDULER = "scheduler"  # the actor of everything the scheduled jobs do
@@ -56,17 +57,13 @@ def load_subject(row: ModelVersion) -> rules.Subject:
                          metadata=_metadata(row))
 
 
-def stage_holder(model: RegisteredModel, stage: str) -> ModelVersion | None:
-    return ModelVersion.get_or_none((ModelVersion.model == model) & (ModelVersion.stage == stage))
-
-
 def verdicts_since_taking_stage(holder: ModelVersion, stage: str) -> list[bool]:
     """Passed or not for each stored evaluation of `holder` for `stage` since it took the stage,
     newest first (the promotion's own evaluation included)."""
     return [passed for (passed,) in
             Evaluation.select(Evaluation.passed)
             .where((Evaluation.version == holder) & (Evaluation.stage == stage)
-                   & (Evaluation.evaluated_at >= holder.stage_since))
+                   & (Evaluation.evaluated_at >= holder.held_since))
             .order_by(Evaluation.id.desc()).tuples()]
 
 
@@ -82,16 +79,21 @@ def evaluation_view(model_name: str, record: Evaluation | dict) -> dict:
 
 def evaluate_row(model: RegisteredModel, row: ModelVersion, stage: str, *, trigger: str,
                  actor: str, now: dt.datetime, store: bool = True) -> dict:
-    """Evaluate a version for a stage against the criteria in force and the production holder.
+    """Evaluate a version for a stage against the criteria in force and the holders of the
+    stages its compare rules name (production's is the baseline when there are none).
 
     With `store` the evaluation is written (inside the caller's transaction) and the view has
-    its id; without, the view's id is None and `save_evaluation` may store it later.
+    its id; without, the view's id is None and `save_evaluation` may store it later. Raises
+    UnknownStage for a stage the model does not have.
     """
     in_force = criteria_for(model)
+    if stage not in in_force.stages:
+        stage_rule(model, stage)  # raises UnknownStage
     stage_rules = in_force.stages[stage]
-    production = stage_holder(model, "production")
-    baseline = load_subject(production) if production and production.id != row.id else None
-    outcome = rules.evaluate(load_subject(row), stage_rules, stage=stage, baseline=baseline, now=now)
+    compared = {rule["compare_to"] for rule in stage_rules if "compare_to" in rule}
+    baselines = {name: _baseline(model, name, row) for name in compared | {"production"}}
+    outcome = rules.evaluate(load_subject(row), stage_rules, stage=stage,
+                             baseline=baselines.pop("production"), baselines=baselines, now=now)
     view = evaluation_view(model.name, {
         "id": None, "version": row.version, "stage": stage, "passed": outcome.passed,
         "results": [dataclasses.asdict(result) for result in outcome.results],
@@ -99,6 +101,11 @@ def evaluate_row(model: RegisteredModel, row: ModelVersion, stage: str, *, trigg
         "criteria_revision": None if stage in in_force.inherited else in_force.revision,
         "trigger": trigger, "actor": actor, "evaluated_at": rfc3339(now)})
     return save_evaluation(row, view, now=now) if store else view
+
+
+def _baseline(model: RegisteredModel, stage: str, row: ModelVersion) -> rules.Subject | None:
+    holder = stage_holder(model, stage)
+    return load_subject(holder) if holder and holder.id != row.id else None
 
 
 def save_evaluation(row: ModelVersion, view: dict, *, now: dt.datetime) -> dict:
@@ -131,9 +138,10 @@ def evaluate_version(model_name: str, number: int, stage: str, *, actor: str,
 
 def evaluate_for_all_stages(model: RegisteredModel, row: ModelVersion, *, trigger: str,
                             actor: str, now: dt.datetime) -> list[dict]:
-    """Evaluate and store for staging and production, inside the caller's transaction."""
+    """Evaluate and store for every stage of the model (built-in and declared), inside the
+    caller's transaction."""
     return [evaluate_row(model, row, stage, trigger=trigger, actor=actor, now=now)
-            for stage in CRITERIA_STAGES]
+            for stage in criteria_for(model).stages]
 
 
 def list_evaluations(model_name: str, number: int, *, stage: str | None = None, limit: int = 50,

@@ -25,23 +25,24 @@ def _wake_waiters() -> None:
 
 
 def append_event(type_: EventType, *, actor: str, model: str | None = None,
-                 version: int | None = None,
+                 version: int | None = None, stage: str | None = None,
                  data: dict[str, Any] | None = None, now: dt.datetime | None = None) -> Event:
     """Append an event inside the caller's transaction.
 
     The sequence number comes from a counter row updated under its row lock, so events commit in
     `seq` order and a reader polling `after=<seq>` never skips one that commits late. Callers
     append last in their transaction to keep that lock short. The audit record and the outbox
-    rows of matching webhook subscriptions are written in the same transaction.
+    rows of matching webhook subscriptions are written in the same transaction. `stage` names
+    the stage the event is about, for the feed's and subscriptions' stage filters.
     """
     if database.transaction_depth() == 0:
         raise RuntimeError("append_event must run inside the mutation's transaction")
-    targets = outbox.subscribers(type_.name, model)
+    targets = outbox.subscribers(type_.name, model, stage)
     seq = (Counter.update(value=Counter.value + 1).where(Counter.name == EVENT_SEQ)
            .returning(Counter.value).execute())[0].value
     at = now or utcnow()
     event = Event(seq=seq, event_id=str(uuid.uuid4()), type=type_.name, model=model,
-                  version=version, actor=actor, at=at, data=data or {})
+                  version=version, stage=stage, actor=actor, at=at, data=data or {})
     execute_together([insert_statement(Event, [event.__data__]), audit.record_statement(event)])
     outbox.enqueue(event_view(event), targets, at=at,
                    production_version=lambda: _production(model))
@@ -65,7 +66,7 @@ def event_view(event: Event) -> dict:
 
 
 def list_events(*, after: int = 0, model: str | None = None, type_: str | None = None,
-                limit: int = 100, wait_s: float = 0) -> dict:
+                stage: str | None = None, limit: int = 100, wait_s: float = 0) -> dict:
     """Events with seq > after in seq order, waiting up to `wait_s` for the first one to commit.
 
     Guarantees no gaps: an event with a smaller seq is never committed after a larger one.
@@ -77,6 +78,8 @@ def list_events(*, after: int = 0, model: str | None = None, type_: str | None =
             query = query.where(Event.model == model)
         if type_:
             query = query.where(Event.type == type_)
+        if stage:
+            query = query.where(Event.stage == stage)
         rows = list(query.order_by(Event.seq).limit(limit))
         remaining = deadline - time.monotonic()
         if rows or remaining <= 0:

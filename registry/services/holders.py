@@ -1,20 +1,54 @@
 """Stage holders as readers see them: the holder of a stage with its files (the look-up
-deployment systems poll), a stage's history, and which version held it at an instant. Reads
-only; moves are in stages.py."""
+deployment systems poll), the stages versions hold, a stage's history, and which version held
+it at an instant. Reads only; moves are in stages.py."""
 from __future__ import annotations
 
 import datetime as dt
 import urllib.parse
 from functools import partial
 
-from registry.db import Placeholder, fetch_prepared
+from registry.db import Placeholder, among, fetch_prepared
 from registry.domain.errors import NotFound
-from registry.domain.stages import HELD_STAGES, stage_etag
-from registry.models import ApiToken, ModelVersion, RegisteredModel, StageMove
+from registry.domain.stages import stage_etag
+from registry.models import ApiToken, ModelVersion, RegisteredModel, StageHolder, StageMove
 from registry.services import tokens
 from registry.services.lookup import find_model
+from registry.services.stage_catalog import stage_rule
 from registry.services.pages import Page, newest_first
 from registry.services.timefmt import rfc3339, utcnow
+
+
+def stage_holder(model: RegisteredModel, stage: str) -> ModelVersion | None:
+    """The version holding `stage` now, with `held_since` (when it took the stage); None when
+    the stage is empty."""
+    return (ModelVersion.select(ModelVersion, StageHolder.since.alias("held_since"))
+            .join(StageHolder, on=(StageHolder.version == ModelVersion.id))
+            .where((StageHolder.model == model) & (StageHolder.stage == stage)).objects().first())
+
+
+def stage_order(name: str) -> tuple:
+    """Production, staging, then declared stages by name: the order every list uses."""
+    return ({"production": 0, "staging": 1}.get(name, 2), name)
+
+
+def held_stages(version_ids: list[int]) -> dict[int, list[str]]:
+    """version id -> the stages it holds, in stage_order; one query."""
+    held: dict[int, list[str]] = {}
+    for version_id, stage in (StageHolder.select(StageHolder.version, StageHolder.stage)
+                              .where(among(StageHolder.version, version_ids)).tuples()):
+        held.setdefault(version_id, []).append(stage)
+    return {version_id: sorted(stages, key=stage_order) for version_id, stages in held.items()}
+
+
+def holders_of(model_ids: list[int]) -> dict[tuple[int, str], ModelVersion]:
+    """(model id, stage) -> the holding version (with `held_since`), for every held stage."""
+    if not model_ids:
+        return {}
+    rows = (ModelVersion.select(ModelVersion, StageHolder.stage.alias("held_stage"),
+                                StageHolder.since.alias("held_since"))
+            .join(StageHolder, on=(StageHolder.version == ModelVersion.id))
+            .where(StageHolder.model.in_(model_ids)).objects())
+    return {(row.model_id, row.held_stage): row for row in rows}
 
 
 def stage_revision(model: RegisteredModel, stage: str) -> int:
@@ -30,20 +64,26 @@ def _file_url(model_name: str, number: int, path: str) -> str:
             f"{urllib.parse.quote(path)}")
 
 
-def holder_sql(stage: str, param: Placeholder, *, with_token: bool) -> str:
-    """The look-up's one query: the holder of `stage` of the model named by the first parameter,
-    one row per file. `with_token` also requires a live token (the second parameter) seen since
-    the third, in the same round trip. `stage` is spliced in so the partial index applies."""
-    source = (f"FROM api_token t JOIN registered_model m ON m.name = {param(1)}" if with_token
-              else "FROM registered_model m")
-    where = (f"WHERE {tokens.live_token_condition(param(2), 't.')} AND t.last_used_at >= "
-             f"{param(3)}" if with_token else f"WHERE m.name = {param(1)}")
+def holder_sql(param: Placeholder, *, with_token: bool) -> str:
+    """The look-up's one query: the holder of the stage named by the second parameter of the
+    model named by the first, one row per file. `with_token` also requires a live token (the
+    third parameter) seen since the fourth, in the same round trip. Parameters appear in the
+    text in their order (SQLite binds `?` by position)."""
+    if with_token:
+        source = f"FROM api_token t JOIN registered_model m ON m.name = {param(1)}"
+        holder = f"h.model_id = m.id AND h.stage = {param(2)}"
+        where = (f"WHERE {tokens.live_token_condition(param(3), 't.')} AND t.last_used_at >= "
+                 f"{param(4)}")
+    else:
+        source, where = "FROM registered_model m", ""
+        holder = f"h.model_id = m.id AND m.name = {param(1)} AND h.stage = {param(2)}"
     return f"""
-SELECT v.version, v.stage_since,
-       (SELECT MAX(s.id) FROM stage_move s WHERE s.model_id = m.id AND s.stage = '{stage}'),
+SELECT v.version, h.since,
+       (SELECT MAX(s.id) FROM stage_move s WHERE s.model_id = m.id AND s.stage = h.stage),
        f.path, f.size, f.sha256
 {source}
-JOIN model_version v ON v.model_id = m.id AND v.stage = '{stage}'
+JOIN stage_holder h ON {holder}
+JOIN model_version v ON v.id = h.version_id
 LEFT JOIN version_file f ON f.version_id = v.id
 {where}
 ORDER BY f.path"""
@@ -52,7 +92,7 @@ ORDER BY f.path"""
 def _holder_view(model_name: str, stage: str, rows: list[tuple]) -> dict:
     """The view from holder_sql's rows: (version, since, revision, path, size, sha256)..."""
     number, since_us, revision = rows[0][:3]
-    since = ModelVersion.stage_since.python_value(since_us)
+    since = StageHolder.since.python_value(since_us)
     files = [{"path": path, "size": size, "sha256": sha256,
               "url": _file_url(model_name, number, path)}
              for *_, path, size, sha256 in rows if path is not None]
@@ -64,14 +104,12 @@ def _holder_view(model_name: str, stage: str, rows: list[tuple]) -> dict:
 def stage_view(model_name: str, stage: str) -> dict:
     """The stage's holder with its files, `since`, `revision` and `etag`, read from committed
     state (never a cache), so any process sees a move as soon as it returned. One hand-written
-    query: this is the look-up every deployment system polls. Raises ModelNotFound, NotFound
-    when no version holds the stage."""
-    if stage not in HELD_STAGES:  # the stage is spliced into the SQL so the partial index applies
-        raise NotFound(f"stage '{stage}' has no single holder")
-    rows = fetch_prepared(f"stage_holder_{stage}", partial(holder_sql, stage, with_token=False),
-                          (model_name,))
+    query: this is the look-up every deployment system polls. Raises ModelNotFound,
+    UnknownStage for a stage the model never declared, NotFound when no version holds it."""
+    rows = fetch_prepared("stage_holder", partial(holder_sql, with_token=False),
+                          (model_name, stage))
     if not rows:
-        find_model(model_name)
+        stage_rule(find_model(model_name), stage)
         raise NotFound(f"no version of '{model_name}' is in {stage}")
     return _holder_view(model_name, stage, rows)
 
@@ -82,12 +120,9 @@ def stage_view_for_token(model_name: str, stage: str, token: str,
     view when `token` is live (any role may read) and was seen within the last minute, and the
     stage has a holder. None otherwise; the caller then takes the full path, which refreshes
     the token's `last_used_at` and gives the documented errors."""
-    if stage not in HELD_STAGES:
-        return None
     seen_since = (now or utcnow()) - tokens.LAST_USED_EVERY
-    rows = fetch_prepared(f"token_stage_holder_{stage}",
-                          partial(holder_sql, stage, with_token=True),
-                          (model_name, tokens.digest(token),
+    rows = fetch_prepared("token_stage_holder", partial(holder_sql, with_token=True),
+                          (model_name, stage, tokens.digest(token),
                            ApiToken.last_used_at.db_value(seen_since)))
     return _holder_view(model_name, stage, rows) if rows else None
 
@@ -101,10 +136,12 @@ def _move_view(move: StageMove) -> dict:
 
 def stage_history(model_name: str, *, stage: str | None = None, limit: int = 50,
                   cursor: str | None = None) -> Page:
-    """Every change of a stage's holder, newest first; raises ModelNotFound, InvalidInput."""
+    """Every change of a stage's holder, newest first; raises ModelNotFound, UnknownStage,
+    InvalidInput."""
     model = find_model(model_name)
     query = StageMove.select().where(StageMove.model == model)
     if stage:
+        stage_rule(model, stage)
         query = query.where(StageMove.stage == stage)
     moves, next_cursor = newest_first(query, StageMove.id, limit=limit, cursor=cursor)
     return Page([_move_view(move) for move in moves], next_cursor)
@@ -112,8 +149,9 @@ def stage_history(model_name: str, *, stage: str | None = None, limit: int = 50,
 
 def holder_at(model_name: str, stage: str, at: dt.datetime) -> dict:
     """Which version held `stage` at instant `at` (None when none did); `items` holds the move
-    in force then (empty before the first). Raises ModelNotFound."""
+    in force then (empty before the first). Raises ModelNotFound, UnknownStage."""
     model = find_model(model_name)
+    stage_rule(model, stage)
     move = (StageMove.select().where((StageMove.model == model) & (StageMove.stage == stage)
                                      & (StageMove.at <= at))
             .order_by(StageMove.at.desc(), StageMove.id.desc()).first())

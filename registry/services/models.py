@@ -8,21 +8,13 @@ from peewee import IntegrityError
 from registry.db import write_transaction
 from registry.domain import events
 from registry.domain.errors import Forbidden, ModelExists, StageConflict
-from registry.domain.stages import HELD_STAGES
-from registry.models import ModelTag, ModelVersion, RegisteredModel
+from registry.models import ModelTag, ModelVersion, RegisteredModel, StageHolder
 from registry.services.events import append_event
+from registry.services.holders import holders_of, stage_order
 from registry.services.lookup import find_model
 from registry.services.pages import Page, decode_cursor, encode_cursor
 from registry.services.tags import load_tags, patch_tags
 from registry.services.timefmt import rfc3339, utcnow
-
-
-def _holders(model_ids: list[int]) -> dict[tuple[int, str], ModelVersion]:
-    if not model_ids:
-        return {}
-    rows = ModelVersion.select().where(ModelVersion.model.in_(model_ids)
-                                       & ModelVersion.stage.in_(HELD_STAGES))
-    return {(row.model_id, row.stage): row for row in rows}
 
 
 def version_summary(row: ModelVersion | None) -> dict | None:
@@ -35,7 +27,10 @@ def version_summary(row: ModelVersion | None) -> dict | None:
 def model_views(models: list[RegisteredModel]) -> list[dict]:
     """JSON views of models with tags and stage holders, in three queries whatever the count."""
     ids = [model.id for model in models]
-    tags, holders = load_tags(ModelTag, ids), _holders(ids)
+    tags, holders = load_tags(ModelTag, ids), holders_of(ids)
+    held = {model_id: {} for model_id in ids}
+    for (model_id, stage), row in sorted(holders.items(), key=lambda item: stage_order(item[0][1])):
+        held[model_id][stage] = version_summary(row)
     return [{
         "name": model.name,
         "description": model.description,
@@ -43,6 +38,7 @@ def model_views(models: list[RegisteredModel]) -> list[dict]:
         "latest_version": model.last_version or None,
         "production": version_summary(holders.get((model.id, "production"))),
         "staging": version_summary(holders.get((model.id, "staging"))),
+        "stages": held[model.id],
         "production_requires_admin": model.production_requires_admin,
         "on_degraded": model.on_degraded,
         "created_at": rfc3339(model.created_at),
@@ -74,16 +70,20 @@ def get_model(name: str) -> dict:
 
 def list_models(*, q: str | None = None, tags: dict[str, str] | None = None,
                 stage: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
-    """Models by name, filtered by name substring, tags (all must match) and held stage."""
+    """Models by name, filtered by name substring, tags (all must match) and held stage (built-in
+    or declared; `archived` and `none`: a version with that label)."""
     query = RegisteredModel.select()
     if q:
         query = query.where(RegisteredModel.name.contains(q))
     for key, value in (tags or {}).items():
         query = query.where(RegisteredModel.id.in_(
             ModelTag.select(ModelTag.model).where((ModelTag.key == key) & (ModelTag.value == value))))
-    if stage:
+    if stage in ("archived", "none"):
         query = query.where(RegisteredModel.id.in_(
             ModelVersion.select(ModelVersion.model).where(ModelVersion.stage == stage)))
+    elif stage:
+        query = query.where(RegisteredModel.id.in_(
+            StageHolder.select(StageHolder.model).where(StageHolder.stage == stage)))
     if cursor:
         query = query.where(RegisteredModel.name > decode_cursor(cursor, name="text")["name"])
     rows = list(query.order_by(RegisteredModel.name).limit(limit + 1))
@@ -132,10 +132,10 @@ def delete_model(name: str, *, actor: str, now: dt.datetime | None = None) -> No
     """Delete a model and all its versions; raises StageConflict while one holds a stage."""
     with write_transaction():
         model = find_model(name, for_update=True)
-        held = (ModelVersion.select(ModelVersion.version, ModelVersion.stage)
-                .where((ModelVersion.model == model) & ModelVersion.stage.in_(HELD_STAGES)))
-        if held.exists():
-            stages = ", ".join(f"{row.stage} (version {row.version})" for row in held)
+        held = holders_of([model.id])
+        if held:
+            stages = ", ".join(f"{stage} (version {row.version})" for (_, stage), row in
+                               sorted(held.items(), key=lambda item: stage_order(item[0][1])))
             raise StageConflict(f"model '{name}' still has versions in {stages}; "
                                 "archive them first")
         model.delete_instance()

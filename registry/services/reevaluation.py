@@ -1,4 +1,5 @@
-"""Scheduled re-evaluation of every stage holder, and what happens when production degrades."""
+"""Scheduled re-evaluation of every stage holder, and what happens when production or a
+declared stage degrades."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,12 +8,12 @@ import logging
 from registry.db import write_transaction
 from registry.domain import events
 from registry.domain.errors import DomainError, ModelNotFound
-from registry.domain.stages import HELD_STAGES
-from registry.models import ModelVersion, RegisteredModel
-from registry.services.evaluations import (SCHEDULER, evaluate_row, stage_holder,
-                                           verdicts_since_taking_stage)
+from registry.models import RegisteredModel, StageHolder
+from registry.services.evaluations import SCHEDULER, evaluate_row, verdicts_since_taking_stage
 from registry.services.events import append_event
+from registry.services.holders import holders_of, stage_order
 from registry.services.lookup import find_model
+from registry.services.stage_catalog import stage_rule
 from registry.services.stages import Precondition, rollback
 from registry.services.timefmt import utcnow
 from registry.storage import ArtifactStore
@@ -26,71 +27,81 @@ def _failures(evaluation: dict) -> list[str]:
 
 
 def reevaluate_model(name: str, *, store: ArtifactStore, now: dt.datetime | None = None) -> dict:
-    """Evaluate the model's staging and production holders now and store both (trigger
-    `scheduled`), under the model's lock.
+    """Evaluate every held stage's holder now and store each (trigger `scheduled`), under the
+    model's lock.
 
-    When production fails and its previous evaluation since it took the stage passed (or it has
-    none), the event `production.degraded` commits with the evaluation. Under the model's
-    `on_degraded: rollback` policy a production holder that passed since taking the stage and
-    fails now is then rolled back by the rollback service (actor `scheduler`, the failed
-    evaluation as reason); a holder that never passed there, such as the version a rollback
-    just restored, is not, so one bad night cannot walk production back through its history.
-    Returns what was done; raises ModelNotFound when the model is gone.
+    Staging is only evaluated. When production or a declared stage fails and its holder's
+    previous evaluation there since it took the stage passed (or it has none), the event
+    `production.degraded` (`stage.degraded` for a declared stage) commits with the evaluation.
+    Under the stage's `on_degraded: rollback` policy (a declared stage's own, or the model's)
+    a holder that passed since taking the stage and fails now is then rolled back by the
+    rollback service (actor `scheduler`, the failed evaluation as reason); a holder that never
+    passed there, such as the version a rollback just restored, is not, so one bad night
+    cannot walk a stage back through its history. Returns what was done; raises ModelNotFound
+    when the model is gone.
     """
     now = now or utcnow()
-    outcome: dict = {"model": name, "evaluations": {}, "degraded": False}
-    rollback_due = None
+    outcome: dict = {"model": name, "evaluations": {}, "degraded": False, "degraded_stages": []}
+    rollbacks_due = []
     with write_transaction():
         model = find_model(name, for_update=True)
-        for stage in HELD_STAGES:
-            holder = stage_holder(model, stage)
-            if holder is None:
-                continue
+        held = sorted(holders_of([model.id]).items(), key=lambda item: stage_order(item[0][1]))
+        for (_, stage), holder in held:
             earlier = verdicts_since_taking_stage(holder, stage)
             view = evaluate_row(model, holder, stage, trigger="scheduled", actor=SCHEDULER, now=now)
             outcome["evaluations"][stage] = {"version": holder.version, "id": view["id"],
                                              "passed": view["passed"]}
-            if stage != "production" or view["passed"]:
+            if stage == "staging" or view["passed"]:
                 continue
-            if model.on_degraded == "rollback" and any(earlier):
-                rollback_due = view
+            policy = stage_rule(model, stage).on_degraded
+            rolling_back = policy == "rollback" and any(earlier)
+            if rolling_back:
+                rollbacks_due.append(view)
             if not earlier or earlier[0]:
                 outcome["degraded"] = True
-                append_event(events.PRODUCTION_DEGRADED, actor=SCHEDULER, model=model.name,
-                             version=holder.version, now=now,
+                outcome["degraded_stages"].append(stage)
+                append_event(events.PRODUCTION_DEGRADED if stage == "production"
+                             else events.STAGE_DEGRADED, actor=SCHEDULER, model=model.name,
+                             version=holder.version, now=now, stage=stage,
                              data={"stage": stage, "version": holder.version,
-                                   "on_degraded": model.on_degraded,
-                                   "rolling_back": rollback_due is not None,
+                                   "on_degraded": policy, "rolling_back": rolling_back,
                                    "failed": _failures(view), "evaluation": view})
-    if rollback_due is not None:
-        outcome["rollback"] = _roll_back(name, rollback_due, store=store)
+    rolled = [_roll_back(name, view, store=store) for view in rollbacks_due]
+    if rolled:
+        outcome["rollback"], outcome["rollbacks"] = rolled[0], rolled  # production's first
     return outcome
 
 
 def _roll_back(name: str, evaluation: dict, *, store: ArtifactStore) -> dict:
-    """Roll production back from the version `evaluation` failed; the compare-and-set on that
+    """Roll the evaluation's stage back from the version it failed; the compare-and-set on that
     version keeps a promotion made meanwhile by a person from being undone."""
+    stage = evaluation["stage"]
     reason = (f"automatic rollback: scheduled evaluation {evaluation['id']} of version "
               f"{evaluation['version']} failed: {' '.join(_failures(evaluation))}")[:REASON_CHARS]
     try:
-        answer, _ = rollback(name, actor=SCHEDULER, store=store, reason=reason,
+        answer, _ = rollback(name, stage=stage, actor=SCHEDULER, store=store, reason=reason,
                              evaluation_id=evaluation["id"], is_admin=True,  # an admin's policy
                              precondition=Precondition(expect_given=True,
                                                        expected=evaluation["version"]))
     except DomainError as exc:
-        log.warning("automatic rollback of %s from version %s did not happen: %s", name,
-                    evaluation["version"], exc.detail)
-        return {"from_version": evaluation["version"], "error": exc.detail}
-    return {"from_version": evaluation["version"], "to_version": answer["version"]}
+        log.warning("automatic rollback of %s %s from version %s did not happen: %s", name,
+                    stage, evaluation["version"], exc.detail)
+        return _which(stage) | {"from_version": evaluation["version"], "error": exc.detail}
+    return _which(stage) | {"from_version": evaluation["version"], "to_version": answer["version"]}
+
+
+def _which(stage: str) -> dict:
+    """Outcomes name the stage rolled back unless it is production (the default)."""
+    return {} if stage == "production" else {"stage": stage}
 
 
 def reevaluate_all(*, store: ArtifactStore, now: dt.datetime | None = None) -> dict:
-    """Re-evaluate every model that has a staging or production holder, one transaction per
-    model (see reevaluate_model). One model's failure is logged and listed under `errors`; the
-    others are still evaluated. Returns counts and the models degraded or rolled back."""
+    """Re-evaluate every model that has a stage holder, one transaction per model (see
+    reevaluate_model). One model's failure is logged and listed under `errors`; the others are
+    still evaluated. Returns counts and the models degraded or rolled back."""
     names = [name for (name,) in
-             RegisteredModel.select(RegisteredModel.name).join(ModelVersion)
-             .where(ModelVersion.stage.in_(HELD_STAGES)).distinct()
+             RegisteredModel.select(RegisteredModel.name)
+             .where(RegisteredModel.id.in_(StageHolder.select(StageHolder.model)))
              .order_by(RegisteredModel.name).tuples()]
     summary = {"models": 0, "evaluations": 0, "failing": [], "degraded": [], "rolled_back": [],
                "rollback_failed": [], "errors": []}
@@ -110,7 +121,7 @@ def reevaluate_all(*, store: ArtifactStore, now: dt.datetime | None = None) -> d
             summary["failing"].append(name)
         if outcome["degraded"]:
             summary["degraded"].append(name)
-        if "rollback" in outcome:
-            key = "rollback_failed" if "error" in outcome["rollback"] else "rolled_back"
-            summary[key].append({"model": name, **outcome["rollback"]})
+        for rolled in outcome.get("rollbacks", []):
+            key = "rollback_failed" if "error" in rolled else "rolled_back"
+            summary[key].append({"model": name, **rolled})
     return summary

@@ -13,9 +13,9 @@ from registry.domain import events
 from registry.domain.criteria import rule_kind
 from registry.domain.errors import NotFound
 from registry.models import Evaluation, RegisteredModel, Report, StageMove
-from registry.services.evaluations import (SCHEDULER, evaluate_row, stage_holder,
-                                           verdicts_since_taking_stage)
+from registry.services.evaluations import SCHEDULER, evaluate_row, verdicts_since_taking_stage
 from registry.services.events import append_event
+from registry.services.holders import holders_of, stage_order
 from registry.services.lookup import find_model
 from registry.services.pages import Page, newest_first
 from registry.services.timefmt import rfc3339, utcnow
@@ -64,11 +64,26 @@ def _trend(holder, current: dict, points: int) -> list[dict]:
     return list(series.values())
 
 
-def _status(holder, current: dict) -> str:
-    """passing; degraded (fails now, passed since it took production); failing (never did)."""
+def _status(holder, current: dict, stage: str = "production") -> str:
+    """passing; degraded (fails now, passed since it took the stage); failing (never did)."""
     if current["passed"]:
         return "passing"
-    return "degraded" if any(verdicts_since_taking_stage(holder, "production")) else "failing"
+    return "degraded" if any(verdicts_since_taking_stage(holder, stage)) else "failing"
+
+
+def _held_stages(model: RegisteredModel, production: dict | None, now: dt.datetime) -> list[dict]:
+    """Every stage the model has a holder in, with the holder's status there now (production's
+    evaluation is the one the section already made)."""
+    held = sorted(holders_of([model.id]).items(), key=lambda item: stage_order(item[0][1]))
+    entries = []
+    for (_, stage), holder in held:
+        current = production if stage == "production" and production else evaluate_row(
+            model, holder, stage, trigger="report", actor="report", now=now, store=False)
+        entries.append({"stage": stage, "version": holder.version,
+                        "since": rfc3339(holder.held_since),
+                        "status": _status(holder, current, stage),
+                        "failed": [r["message"] for r in current["results"] if not r["passed"]]})
+    return entries
 
 
 def _move(move: StageMove) -> dict:
@@ -84,16 +99,17 @@ def _model_section(model: RegisteredModel, start: dt.datetime, end: dt.datetime,
     section = {"model": model.name, "status": "no_production", "production": None,
                "criteria": [], "evaluated_at": None, "trend": [],
                "history": [_move(move) for move in moves]}
-    holder = stage_holder(model, "production")
+    holder = holders_of([model.id]).get((model.id, "production"))
     if holder is None:
-        return section
+        return {**section, "stages": _held_stages(model, None, now)}
     current = evaluate_row(model, holder, "production", trigger="report", actor="report", now=now,
                            store=False)
     section.update(status=_status(holder, current), production=_arrival(model, holder),
                    evaluated_at=current["evaluated_at"], trend=_trend(holder, current, trend_points),
                    criteria=[{key: result.get(key) for key in
                               ("rule", "observed", "expected", "margin", "passed", "message")}
-                             for result in current["results"]])
+                             for result in current["results"]],
+                   stages=_held_stages(model, current, now))
     return section
 
 

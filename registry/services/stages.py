@@ -2,8 +2,8 @@
 holders.py.
 
 Every move locks the model row first (FOR UPDATE on PostgreSQL, the IMMEDIATE write lock on
-SQLite), so moves of one model serialise; the partial unique index keeps at most one holder per
-stage whatever happens. A move's stage changes, history rows, evaluation and event commit as one.
+SQLite), so moves of one model serialise; the unique index of the holder relation keeps at most
+one holder per stage, built-in or declared, whatever happens. A move's stage changes, history rows, evaluation and event commit as one.
 Each use case reads as its steps, in order, as named functions below it.
 """
 from __future__ import annotations
@@ -20,12 +20,13 @@ from registry.domain import events
 from registry.domain.errors import CriteriaNotMet, Forbidden, InvalidInput
 from registry.domain.stages import (HELD_STAGES, Holding, check_expected, check_promotable,
                                     check_stage_access, plan_rollback, stage_etag)
-from registry.models import ModelVersion, RegisteredModel, StageMove, VersionFile
+from registry.models import ModelVersion, RegisteredModel, StageHolder, StageMove, VersionFile
 from registry.services import idempotency
-from registry.services.evaluations import evaluate_row, save_evaluation, stage_holder
+from registry.services.evaluations import evaluate_row, save_evaluation
 from registry.services.events import append_event
-from registry.services.holders import stage_revision
+from registry.services.holders import stage_holder, stage_revision
 from registry.services.lookup import find_model, find_version
+from registry.services.stage_catalog import stage_rule
 from registry.services.timefmt import utcnow
 from registry.storage import ArtifactStore
 
@@ -56,16 +57,17 @@ def promote(model_name: str, number: int, *, stage: str = "production", actor: s
             precondition: Precondition = Precondition(), idempotency_key: str | None = None,
             idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S, is_admin: bool,
             now: dt.datetime | None = None) -> tuple[dict, bool]:
-    """Move a ready version into staging or production if it meets that stage's criteria.
+    """Move a ready version into a stage (built-in or declared) if it meets its criteria.
 
-    Under the model's lock: checks the precondition, evaluates the version (baseline: the
-    production holder), then archives the previous holder and writes the move, its history
-    row, the stored evaluation and the event `model.promoted` in one transaction. `force` (with
+    Under the model's lock: checks the precondition, evaluates the version (baselines: the
+    holders of the stages its rules compare to), then replaces the previous holder (archived
+    when it leaves a built-in stage) and writes the move, its history row, the stored
+    evaluation and the event `model.promoted` in one transaction. `force` (with
     a reason) overrides failed criteria and is recorded. `dry_run` answers the same without
     writing anything. Returns (answer, replayed). Raises ModelNotFound, VersionNotFound,
-    StageConflict (not ready, already there), StaleVersion, CriteriaNotMet (with the
-    evaluation), InvalidInput (force without reason), IdempotencyMismatch, Forbidden (`force`,
-    or a model whose production needs admin, without `is_admin`).
+    UnknownStage, StageConflict (not ready, already there), StaleVersion, CriteriaNotMet (with
+    the evaluation), InvalidInput (force without reason), IdempotencyMismatch, Forbidden
+    (`force`, or a stage that requires the admin role, without `is_admin`).
     """
     if force and not is_admin:
         raise Forbidden("a forced promotion needs the admin role", required_role="admin")
@@ -89,8 +91,9 @@ def _promote_locked(model: RegisteredModel, number: int, stage: str, mover: Move
     """The promotion's steps, under the model's lock."""
     _check_access(model, stage, mover)
     row = find_version(model, number)
-    check_promotable(_holding(row), stage)
     holder = stage_holder(model, stage)
+    holds = frozenset([stage]) if holder is not None and holder.id == row.id else frozenset()
+    check_promotable(_holding(row, holds), stage)
     _check_precondition(model, stage, holder, precondition)
     evaluation = _gate(model, row, stage, force=force, actor=mover.actor, now=now)
     answer = {"model": model.name, "stage": stage, "version": number,
@@ -102,7 +105,7 @@ def _promote_locked(model: RegisteredModel, number: int, stage: str, mover: Move
     _move_into_stage(model, row, stage, holder, action="promote", actor=mover.actor,
                      reason=reason, now=now, forced=force, evaluation_id=evaluation["id"])
     event = append_event(events.MODEL_PROMOTED, actor=mover.actor, model=model.name,
-                         version=number, now=now,
+                         version=number, now=now, stage=stage,
                          data={"stage": stage, "version": number,
                                "previous_version": answer["previous_version"], "forced": force,
                                "reason": reason, "evaluation_id": evaluation["id"],
@@ -136,8 +139,9 @@ def rollback(model_name: str, *, stage: str = "production", actor: str, store: A
     version rolled back from is archived and marked `rolled_back`. The move, its history row
     (actor, reason) and the event `model.rolled_back` commit together; criteria are not
     re-checked, an incident is no time for a gate; `evaluation_id` names the failed evaluation
-    that prompted an automatic rollback in the history row. Raises ModelNotFound, VersionNotFound,
-    NoRollbackTarget / Conflict (409, with why), StaleVersion, IdempotencyMismatch, Forbidden.
+    that prompted an automatic rollback in the history row. Raises ModelNotFound, UnknownStage,
+    VersionNotFound, NoRollbackTarget / Conflict (409, with why), StaleVersion,
+    IdempotencyMismatch, Forbidden.
     """
     mover = Mover(actor, is_admin, idempotency_key, idempotency_ttl_s)
     now = now or utcnow()
@@ -177,7 +181,7 @@ def _roll_back_locked(model: RegisteredModel, stage: str, mover: Mover, *,
                      action="rollback", actor=mover.actor, reason=reason, now=now,
                      evaluation_id=evaluation_id)
     event = append_event(events.MODEL_ROLLED_BACK, actor=mover.actor, model=model.name,
-                         version=target.version, now=now,
+                         version=target.version, now=now, stage=stage,
                          data={"stage": stage, "version": target.version,
                                "rolled_back_version": current.version, "reason": reason,
                                "production_version": _production_after(model, stage,
@@ -211,13 +215,15 @@ def _precheck_files(model_name: str, stage: str, to_version: int | None,
     """Integrity of the likely targets, read before the transaction: version -> files intact,
     in candidate order up to the first intact one."""
     model = find_model(model_name)
+    current = stage_holder(model, stage)
     if to_version is not None:
         row = ModelVersion.get_or_none((ModelVersion.model == model)
                                        & (ModelVersion.version == to_version))
         return {to_version: files_intact(row, store)} if row else {}
     checked: dict[int, bool] = {}
     for row in _earlier_holders(model, stage):
-        if row.stage != stage and row.status == "ready" and not row.rolled_back:
+        if (current is None or row.id != current.id) and row.status == "ready" \
+                and not row.rolled_back:
             checked[row.version] = files_intact(row, store)
             if checked[row.version]:
                 break
@@ -248,19 +254,19 @@ def _once(steps: Callable[[], dict], scope: str, request: dict, mover: Mover, *,
                                 ttl_s=mover.idempotency_ttl_s, now=now)
 
 
-def _holding(row: ModelVersion) -> Holding:
+def _holding(row: ModelVersion, holds: frozenset[str] = frozenset()) -> Holding:
     return Holding(version=row.version, status=row.status, stage=row.stage,
-                   rolled_back=row.rolled_back)
+                   rolled_back=row.rolled_back, holds=holds)
 
 
 def _check_access(model: RegisteredModel, stage: str, mover: Mover) -> None:
-    check_stage_access(model.name, stage, is_admin=mover.is_admin,
-                       production_requires_admin=model.production_requires_admin)
+    """Raises UnknownStage, or Forbidden when the stage requires an admin."""
+    check_stage_access(model.name, stage_rule(model, stage), is_admin=mover.is_admin)
 
 
 def _check_precondition(model: RegisteredModel, stage: str, holder: ModelVersion | None,
                         precondition: Precondition) -> None:
-    etag = stage_etag(stage_revision(model, stage), holder.version, holder.stage_since) \
+    etag = stage_etag(stage_revision(model, stage), holder.version, holder.held_since) \
         if holder and precondition.if_match is not None else None
     check_expected(stage, holder.version if holder else None,
                    expected=precondition.expected, expect_given=precondition.expect_given,
@@ -271,21 +277,54 @@ def _move_into_stage(model: RegisteredModel, row: ModelVersion, stage: str,
                      previous: ModelVersion | None, *, action: str, actor: str,
                      reason: str | None, now: dt.datetime, forced: bool = False,
                      evaluation_id: int | None = None) -> None:
-    """Archive the stage's holder (`previous`, read under the model's lock), move `row` in, and
-    write the history rows: one for `stage` and, when `row` leaves the other held stage, one
-    for that."""
+    """Make `row` the holder of `stage` in place of `previous` (read under the model's lock) and
+    write the history rows. The built-in label follows the built-in stages: `previous` is
+    archived when it leaves one, and `row` leaves the other built-in stage it held (a staging
+    holder promoted to production), with a history row for that."""
     if previous is not None:
-        previous.stage, previous.stage_since, previous.updated_at = "archived", now, now
+        if previous.stage == stage:
+            previous.stage, previous.stage_since = "archived", now
+        previous.updated_at = now
         previous.rolled_back = previous.rolled_back or action == "rollback"
         previous.save(only=MOVED_COLUMNS)
-    if row.stage in HELD_STAGES:  # e.g. the staging holder promoted to production
-        StageMove.create(model=model, stage=row.stage, from_version=row.version, to_version=None,
-                         action=action, actor=actor, reason=reason or f"moved to {stage}", at=now)
-    row.stage, row.stage_since, row.updated_at, row.rolled_back = stage, now, now, False
+    if stage in HELD_STAGES:
+        if row.stage in HELD_STAGES:
+            _leave(model, row, row.stage, action=action, actor=actor,
+                   reason=reason or f"moved to {stage}", now=now)
+        row.stage, row.stage_since = stage, now
+    row.updated_at, row.rolled_back = now, False
     row.save(only=MOVED_COLUMNS)
+    if previous is None:
+        StageHolder.create(model=model, stage=stage, version=row, since=now)
+    else:
+        StageHolder.update(version=row, since=now).where(
+            (StageHolder.model == model) & (StageHolder.stage == stage)).execute()
     StageMove.create(model=model, stage=stage, from_version=previous.version if previous else None,
                      to_version=row.version, action=action, actor=actor, reason=reason,
                      forced=forced, evaluation_id=evaluation_id, at=now)
+
+
+def _leave(model: RegisteredModel, row: ModelVersion, stage: str, *, action: str, actor: str,
+           reason: str | None, now: dt.datetime) -> None:
+    """`row` stops holding `stage`, which is left empty; a history row records it."""
+    StageHolder.delete().where((StageHolder.model == model) & (StageHolder.stage == stage)
+                               & (StageHolder.version == row)).execute()
+    StageMove.create(model=model, stage=stage, from_version=row.version, to_version=None,
+                     action=action, actor=actor, reason=reason, at=now)
+
+
+def leave_all_stages(model: RegisteredModel, row: ModelVersion, *, action: str, actor: str,
+                     reason: str | None, is_admin: bool, now: dt.datetime) -> list[str]:
+    """Inside the caller's transaction, under the model's lock: `row` leaves every stage it
+    holds (each left empty, with a history row). Returns those stages; raises Forbidden when
+    one requires the admin role and `is_admin` is false, before anything changes."""
+    held = [stage for (stage,) in StageHolder.select(StageHolder.stage)
+            .where(StageHolder.version == row).order_by(StageHolder.stage).tuples()]
+    for stage in held:
+        check_stage_access(model.name, stage_rule(model, stage), is_admin=is_admin)
+    for stage in held:
+        _leave(model, row, stage, action=action, actor=actor, reason=reason, now=now)
+    return held
 
 
 def _production_after(model: RegisteredModel, stage: str, version: int) -> int | None:

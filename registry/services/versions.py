@@ -9,12 +9,14 @@ from functools import partial
 from registry.db import among, execute_together, insert_rows, insert_statement, write_transaction
 from registry.domain import events
 from registry.domain.errors import InvalidInput, StageConflict
-from registry.domain.stages import EXIT_STAGES, HELD_STAGES, check_stage_access
+from registry.domain.stages import EXIT_STAGES, HELD_STAGES
 from registry.models import (RUN_COLUMNS, Metric, MetricValue, ModelVersion, Param,
-                             RegisteredModel, StageMove, VersionFile, VersionTag)
+                             RegisteredModel, VersionFile, VersionTag)
 from registry.services import idempotency
 from registry.services.evaluations import latest_evaluations
 from registry.services.events import append_event
+from registry.services.holders import held_stages
+from registry.services.stages import leave_all_stages
 from registry.services.metrics import metric_statements
 from registry.services.lookup import allocate_version_number, find_model, find_version
 from registry.services.tags import load_tags, patch_tags, tags_statement
@@ -67,6 +69,7 @@ def version_views(rows: list[ModelVersion], model_names: dict[int, str]) -> list
         params[version_id][key] = json.loads(value)
     current, training = _batch_metrics(ids)
     evaluations = latest_evaluations(rows, model_names)
+    holdings = held_stages(ids)
     files: dict[int, list[dict]] = defaultdict(list)
     for version_id, path, size, sha256 in (
             VersionFile.select(VersionFile.version, VersionFile.path, VersionFile.size,
@@ -76,14 +79,16 @@ def version_views(rows: list[ModelVersion], model_names: dict[int, str]) -> list
     return [_version_view(model_names[row.model_id], row, tags=tags.get(row.id, {}),
                           params=params.get(row.id, {}), training=training.get(row.id, {}),
                           metrics=current.get(row.id, {}), files=files.get(row.id, []),
-                          evaluations=evaluations[row.id]) for row in rows]
+                          evaluations=evaluations[row.id], stages=holdings.get(row.id, []))
+            for row in rows]
 
 
 def _version_view(model_name: str, row: ModelVersion, *, tags: dict, params: dict,
-                  training: dict, metrics: dict, files: list[dict], evaluations: dict) -> dict:
+                  training: dict, metrics: dict, files: list[dict], evaluations: dict,
+                  stages: list[str]) -> dict:
     """The one shape of a version's view, from its row and what belongs to it."""
     return {"model": model_name, "version": row.version, "description": row.description,
-            "tags": tags, "status": row.status, "stage": row.stage,
+            "tags": tags, "status": row.status, "stage": row.stage, "stages": stages,
             "stage_since": rfc3339(row.stage_since), "rolled_back": row.rolled_back,
             "source_uri": row.source_uri, "parent_version": row.parent_version,
             "run": _run_view(row, params, training), "metrics": metrics, "files": files,
@@ -130,7 +135,8 @@ def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: s
         if params else None,
         *metric_statements(row, metrics, source="training", recorded_at=now)])
     view = _version_view(model.name, row, tags=dict(tags), params=dict(params),
-                         training=dict(metrics), metrics=dict(metrics), files=[], evaluations={})
+                         training=dict(metrics), metrics=dict(metrics), files=[], evaluations={},
+                         stages=[])
     append_event(events.VERSION_CREATED, actor=actor, model=model.name, version=number,
                  data={"version": view}, now=now)
     return view
@@ -196,9 +202,9 @@ def set_stage(model_name: str, number: int, stage: str, *, actor: str, reason: s
               is_admin: bool, now: dt.datetime | None = None) -> dict:
     """Move a version to `none` or `archived`, in any status.
 
-    When the version held staging or production, the stage is left without a holder and a
-    history row records it. Raises ModelNotFound, VersionNotFound, StageConflict for other stages,
-    Forbidden when it holds production of a model whose production moves need an admin.
+    The version leaves every stage it holds (built-in or declared); each is left without a
+    holder and a history row records it. Raises ModelNotFound, VersionNotFound, StageConflict
+    for other stages, Forbidden when it holds a stage that requires the admin role.
     """
     if stage not in EXIT_STAGES:
         raise StageConflict(f"stage '{stage}' is entered through promote or rollback, "
@@ -208,15 +214,13 @@ def set_stage(model_name: str, number: int, stage: str, *, actor: str, reason: s
         model = find_model(model_name, for_update=True)
         row = find_version(model, number, for_update=True)
         previous = row.stage
-        check_stage_access(model.name, previous, is_admin=is_admin,
-                           production_requires_admin=model.production_requires_admin)
-        if previous in HELD_STAGES:
-            StageMove.create(model=model, stage=previous, from_version=number, to_version=None,
-                             action="archive" if stage == "archived" else "demote", actor=actor,
-                             reason=reason, at=now)
+        left = leave_all_stages(model, row, action="archive" if stage == "archived" else "demote",
+                                actor=actor, reason=reason, is_admin=is_admin, now=now)
         row.stage, row.stage_since, row.updated_at = stage, now, now
         row.save()
         view = _view(model, row)
         append_event(events.STAGE_CHANGED, actor=actor, model=model.name, version=number, now=now,
-                     data={"from_stage": previous, "to_stage": stage, "reason": reason})
+                     stage=previous if previous in HELD_STAGES else (left[0] if left else None),
+                     data={"from_stage": previous, "to_stage": stage, "reason": reason,
+                           "left_stages": left})
     return view

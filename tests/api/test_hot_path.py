@@ -26,7 +26,7 @@ def lookups_answered_fast(client) -> float:
 @pytest.fixture(params=[True, False], ids=["auth", "no-auth"])
 def paths(request, backend):
     """(hot path, Flask route only, headers, app) on a model with a production holder with
-    files and a staging holder without."""
+    files that also holds the declared stage canary, and a staging holder without files."""
     auth = request.param
     app = create_app({**backend, "auth": {"enabled": auth, "admin_token": ADMIN}}, environ={})
     headers = {"Authorization": f"Bearer {ADMIN}"} if auth else {}
@@ -43,6 +43,10 @@ def paths(request, backend):
     assert client.post("/api/v1/models/fraud/promote", json={"version": 1},
                        headers=headers).status_code == 200
     assert client.post("/api/v1/models/fraud/promote", json={"version": 2, "stage": "staging"},
+                       headers=headers).status_code == 200
+    assert client.post("/api/v1/models/fraud/stages", json={"name": "canary"},
+                       headers=headers).status_code == 201
+    assert client.post("/api/v1/models/fraud/promote", json={"version": 1, "stage": "canary"},
                        headers=headers).status_code == 200
     return (WsgiClient(app, Response), WsgiClient(app.wsgi_app.next, Response), headers, app)
 
@@ -64,6 +68,9 @@ def _same(fast, full) -> None:
     ("GET", "/api/v1/models/fraud/production", {}),
     ("GET", "/api/v1/models/fraud/stages/production", {"X-Request-Id": "deploy-42"}),
     ("GET", "/api/v1/models/fraud/stages/staging", {}),
+    ("GET", "/api/v1/models/fraud/stages/canary", {}),
+    ("HEAD", "/api/v1/models/fraud/stages/canary", {"X-Request-Id": "canary-7"}),
+    ("GET", "/api/v1/models/fraud/stages/canary", {"If-None-Match": "*"}),
     ("HEAD", "/api/v1/models/fraud/production", {}),
     ("GET", "/api/v1/models/fraud/production", {"If-None-Match": "*"}),
     ("GET", "/api/v1/models/fraud/production", {"If-None-Match": '"0.0.0"'}),
@@ -94,6 +101,8 @@ def test_a_matching_etag_gives_304_on_both_paths(paths):
 @pytest.mark.parametrize("path, extra, status", [
     ("/api/v1/models/nope/production", {}, 404),
     ("/api/v1/models/fraud/stages/archived", {}, 404),
+    ("/api/v1/models/fraud/stages/shadow", {}, 404),
+    ("/api/v1/models/fraud/stages/Canary", {}, 404),
     ("/api/v1/models/fraud/production?x=1", {}, 200),
     ("/api/v1/models/fraud/production/", {}, 404),
 ])
@@ -137,3 +146,17 @@ def test_tokens_are_checked_on_every_look_up(backend):
     assert seen > dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
     assert client.get("/api/v1/models/m/production", headers=admin).status_code == 200
     assert lookups_answered_fast(client) == before + 1
+
+
+def test_a_declared_stages_etag_gives_304_on_both_paths_until_it_moves(paths):
+    fast, full, headers, app = paths
+    path = "/api/v1/models/fraud/stages/canary"
+    etag = fast.get(path, headers=headers).headers["ETag"]
+    for client in (fast, full):
+        assert client.get(path, headers={**headers, "If-None-Match": etag}).status_code == 304
+    app.test_client().post("/api/v1/models/fraud/promote", json={"version": 2, "stage": "canary"},
+                           headers=headers)
+    moved = [client.get(path, headers={**headers, "If-None-Match": etag, "X-Request-Id": "r3"})
+             for client in (fast, full)]
+    _same(*moved)
+    assert moved[0].status_code == 200 and moved[0].json["version"] == 2

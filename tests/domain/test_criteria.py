@@ -141,7 +141,7 @@ BAD_RULES = [
      "stages.production[0].max_age_s", "positive"),
     ({"metric": "a", "op": ">=", "threshold": 1, "source": "training"},
      "stages.production[0].source", "only 'live'"),
-    ({"metric": "a", "compare_to": "staging"}, "stages.production[0].compare_to", "production"),
+    ({"metric": "a", "compare_to": "canary"}, "stages.production[0].compare_to", "production"),
     ({"metric": "a", "compare_to": "production", "max_regression": -1},
      "stages.production[0].max_regression", "zero or more"),
     ({"metric": "a", "compare_to": "production", "relative": "yes"},

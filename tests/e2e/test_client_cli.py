@@ -299,3 +299,36 @@ def test_human_output_reads_as_sentences_and_tables(server, tmp_path):
     summary = cli(server, "reports", "show", str(report["id"]))
     assert summary.stdout.startswith(f"report {report['id']}, ") and "human" in summary.stdout
     assert not summary.stdout.lstrip().startswith("{")
+
+
+def test_declared_stages_from_the_client_and_the_command_line(server, tmp_path):
+    client = Client(server["url"], ADMIN)
+    for seed in (b"c1", b"c2", b"c3"):
+        client.register("ranker", model_folder(tmp_path / seed.decode(), seed),
+                        metrics={"ndcg": 0.7})
+    added = cli(server, "stages", "add", "ranker", "canary", "--description", "5% of traffic")
+    assert added.returncode == 0 and added.stdout.strip() == "declared stage canary of ranker"
+    assert cli(server, "stages", "add", "ranker", "canary").returncode == 4  # exists
+    assert cli(server, "stages", "add", "ranker", "archived").returncode == 2  # reserved
+    assert cli(server, "promote", "ranker", "1", "--stage", "canary").returncode == 0
+    assert cli(server, "promote", "ranker", "2", "--stage", "canary").returncode == 0
+    client.promote("ranker", 1)
+    rolled = cli(server, "rollback", "ranker", "--stage", "canary", "--reason", "p99")
+    assert rolled.stdout.strip() == "rolled ranker canary back from version 2 to version 1"
+    listed = cli(server, "stages", "list", "ranker").stdout.splitlines()
+    assert listed[0].split()[:3] == ["STAGE", "KIND", "HOLDER"]
+    rows = [line.split() for line in listed[1:]]
+    assert [row[:2] for row in rows] == [["production", "built-in"], ["staging", "built-in"],
+                                         ["canary", "declared"]]
+    assert rows[0][2] == rows[2][2] == "1" and rows[1][2] == "no"  # staging: no holder
+    status = cli(server, "status", "ranker").stdout
+    assert "production: version 1, promoted by" in status
+    assert "staging: none" in status and "canary: version 1, rolled back from version 2" in status
+    assert json.loads(cli(server, "status", "ranker", "--json").stdout)["stages"]["canary"][
+        "version"] == 1
+    fetched = client.download("ranker", "canary", tmp_path / "canary")
+    assert fetched["version"] == 1
+    assert cli(server, "stages", "remove", "ranker", "canary").returncode == 4  # held
+    client.set_stage("ranker", 1, "archived")
+    assert cli(server, "stages", "remove", "ranker", "canary").returncode == 0
+    assert [s["name"] for s in client.list_stages("ranker")] == ["production", "staging"]

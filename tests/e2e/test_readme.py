@@ -132,6 +132,19 @@ def _script(steps: list[Command]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_and_check(steps: list[Command], folder: Path, env: dict) -> None:
+    """Run `steps` in order in one shell in `folder`; each output must hold its expectations."""
+    result = subprocess.run(["bash", "-c", _script(steps)], cwd=folder, env=env,
+                            capture_output=True, text=True, timeout=600)
+    outputs = result.stdout.split(MARKER)[1:]
+    assert result.returncode == 0, (steps[len(outputs) - 1].text, result.stdout[-3000:],
+                                    result.stderr[-3000:])
+    for step, output in zip(steps, outputs):
+        output = output.split("\n", 1)[1].strip()
+        for expectation in step.expect:
+            assert holds(expectation, output), (step.text, expectation, output[-2000:])
+
+
 def _runnable_steps(port: int, token: str) -> list[Command]:
     steps: list[Command] = []
     shell_blocks = 0
@@ -167,16 +180,7 @@ def test_the_readme_runs_as_written_from_a_fresh_folder(tmp_path):
         for line in banner.splitlines()[:3]:
             assert line.strip() in started, (line, started[-2000:])
         token = re.search(r"^  Token (myd_\S+)$", started, re.M).group(1)
-        steps = _runnable_steps(port, token)
-        result = subprocess.run(["bash", "-c", _script(steps)], cwd=folder, env=env,
-                                capture_output=True, text=True, timeout=600)
-        outputs = result.stdout.split(MARKER)[1:]
-        assert result.returncode == 0, (steps[len(outputs) - 1].text, result.stdout[-3000:],
-                                        result.stderr[-3000:])
-        for step, output in zip(steps, outputs):
-            output = output.split("\n", 1)[1].strip()
-            for expectation in step.expect:
-                assert holds(expectation, output), (step.text, expectation, output[-2000:])
+        run_and_check(_runnable_steps(port, token), folder, env)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)

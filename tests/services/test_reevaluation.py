@@ -190,3 +190,33 @@ def test_a_run_whose_worker_died_is_marked_abandoned_at_the_next_fire(backend):
     assert runs[dead.id]["outcome"] == "abandoned" and runs[dead.id]["finished_at"]
     assert "its worker stopped" in runs[dead.id]["error"]
     assert runs[busy.id]["outcome"] == "running"  # still within the limit: maybe just slow
+
+
+def test_a_declared_stage_degrades_and_rolls_back_under_its_own_policy(app, client):
+    """canary rolls back (its own on_degraded) while the model's policy stays notify."""
+    create_model(client)
+    assert client.post("/api/v1/models/fraud/stages",
+                       json={"name": "canary", "on_degraded": "rollback"}).status_code == 201
+    put_criteria(client, canary=[LIVE_CTR])
+    for number in (1, 2):
+        ready_version(client)
+        live(client, number, 0.05)
+        assert promote(client, version=number, stage="canary").status_code == 200
+    live(client, 2, 0.01)
+    summary = reevaluate(app)
+    assert summary["evaluations"] == 1 and summary["degraded"] == ["fraud"]
+    assert summary["rolled_back"] == [{"model": "fraud", "stage": "canary", "from_version": 2,
+                                       "to_version": 1}]
+    [degraded] = events(client, "stage.degraded")
+    assert degraded["data"]["stage"] == "canary" and degraded["data"]["rolling_back"]
+    assert events(client, "production.degraded") == []
+    rolled = events(client, "model.rolled_back")[0]
+    assert rolled["data"]["stage"] == "canary" and rolled["actor"] == "scheduler"
+    assert client.get("/api/v1/models/fraud/stages/canary").json["version"] == 1
+    report = client.post("/api/v1/reports", json={}).json
+    [section] = report["models"]
+    assert section["status"] == "no_production"
+    assert [(s["stage"], s["version"], s["status"]) for s in section["stages"]] == [
+        ("canary", 1, "passing")]
+    page = client.get(f"/api/v1/reports/{report['id']}?format=html").get_data(as_text=True)
+    assert "Stages held" in page and "canary" in page
