@@ -105,6 +105,7 @@ class VersionSummarySchema(ma.Schema):
     status = fields.String()
     stage = fields.String()
     stage_since = fields.String(allow_none=True, metadata=TIME)
+    since = fields.String(metadata={**TIME, "description": "when it took this stage"})
     created_at = fields.String(metadata=TIME)
 
 

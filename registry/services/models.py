@@ -17,11 +17,13 @@ from registry.services.tags import load_tags, patch_tags
 from registry.services.timefmt import rfc3339, utcnow
 
 
-def version_summary(row: ModelVersion | None) -> dict | None:
+def holder_summary(row: ModelVersion | None) -> dict | None:
+    """A stage's holder as holders_of read it: `since` is when it took that stage."""
     if row is None:
         return None
     return {"version": row.version, "status": row.status, "stage": row.stage,
-            "stage_since": rfc3339(row.stage_since), "created_at": rfc3339(row.created_at)}
+            "stage_since": rfc3339(row.stage_since), "since": rfc3339(row.held_since),
+            "created_at": rfc3339(row.created_at)}
 
 
 def model_views(models: list[RegisteredModel]) -> list[dict]:
@@ -30,14 +32,14 @@ def model_views(models: list[RegisteredModel]) -> list[dict]:
     tags, holders = load_tags(ModelTag, ids), holders_of(ids)
     held = {model_id: {} for model_id in ids}
     for (model_id, stage), row in sorted(holders.items(), key=lambda item: stage_order(item[0][1])):
-        held[model_id][stage] = version_summary(row)
+        held[model_id][stage] = holder_summary(row)
     return [{
         "name": model.name,
         "description": model.description,
         "tags": tags.get(model.id, {}),
         "latest_version": model.last_version or None,
-        "production": version_summary(holders.get((model.id, "production"))),
-        "staging": version_summary(holders.get((model.id, "staging"))),
+        "production": holder_summary(holders.get((model.id, "production"))),
+        "staging": holder_summary(holders.get((model.id, "staging"))),
         "stages": held[model.id],
         "production_requires_admin": model.production_requires_admin,
         "on_degraded": model.on_degraded,

@@ -88,6 +88,9 @@ def test_a_version_holds_several_stages_and_keeps_its_label(fraud):
     assert {stage: held["version"] for stage, held in model["stages"].items()} == {
         "production": 1, "staging": 2, "canary": 2}
     assert list(model["stages"]) == ["production", "staging", "canary"]
+    canary = fraud.get("/api/v1/models/fraud/stages/canary").json
+    assert model["stages"]["canary"]["since"] == canary["since"]
+    assert model["stages"]["canary"]["stage_since"] == model["stages"]["staging"]["since"]
     # promoting the canary to production leaves staging (as before) and keeps canary
     assert promote(fraud, version=2).status_code == 200
     view = fraud.get("/api/v1/models/fraud/versions/2").json
