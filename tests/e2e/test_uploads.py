@@ -48,6 +48,9 @@ def test_uploads_through_gunicorn_limits_chunks_digests_and_keep_alive(tmp_path)
             assert chunked_too_big.status_code == 413
         except requests.ConnectionError:
             pass
+        # a server that stopped reading a chunked body closes that connection after its 413 (it
+        # cannot find the next request's start); the client learns it only on its next request
+        session = requests.Session()
         body = bytes(range(256)) * 10_000
         digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
         wrong = session.put(f"{files}/a.bin", data=body[:-1] + b"!",
