@@ -12,6 +12,7 @@ from prometheus_flask_exporter import PrometheusMetrics
 from registry.api import register_api
 from registry.api.hot_path import StageLookups
 from registry.config import load_config
+from registry.console import install_console
 from registry.db import database
 from registry.services import tokens
 from registry.startup import open_registry
@@ -66,6 +67,7 @@ def create_app(overrides: Mapping | None = None, *, environ: Mapping[str, str] |
     app.before_request(_open_connection)
     app.teardown_appcontext(_close_connection)
     register_api(app)
+    install_console(app, app.extensions["modelyard_webhooks"].fernet_key)
     metrics = CollectorRegistry()
     PrometheusMetrics(app, registry=metrics, path="/metrics", group_by="url_rule",
                       default_labels={})

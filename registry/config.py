@@ -24,7 +24,8 @@ from registry.domain.errors import InvalidInput
 
 DEFAULTS_PATH = Path(__file__).resolve().parent.parent / "config" / "defaults.toml"
 SECRET_KEYS = {("database", "url"), ("storage", "s3_secret_key"), ("webhook", "secret_key"),
-               ("auth", "admin_token")}
+               ("auth", "admin_token"), ("report", "smtp_url")}
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 REDACTED = "********"
 
 
@@ -194,6 +195,24 @@ class AuthSchema(ma.Schema):
             raise ma.ValidationError("needs at least 32 characters")
 
 
+def _smtp_url(value: str) -> None:
+    if value and urllib.parse.urlsplit(value).scheme not in SMTP_SCHEMES:
+        raise ma.ValidationError("must be empty or smtp://, smtp+starttls:// or smtps:// "
+                                 "[user:password@]host[:port]")
+
+
+class ReportSchema(ma.Schema):
+    mail_to = JSONList(fields.Email(), required=True, validate=validate.Length(max=100))
+    mail_from = fields.Email(required=True)
+    smtp_url = fields.String(required=True, validate=_smtp_url)
+    mail_attempts = _int(1, 20)
+    mail_retry_s = fields.Float(required=True, validate=validate.Range(0, 3600))
+
+
+class UiSchema(ma.Schema):
+    session_hours = fields.Float(required=True, validate=validate.Range(0.01, 24 * 30))
+
+
 SECTIONS: dict[str, type[ma.Schema]] = {
     "server": ServerSchema,
     "database": DatabaseSchema,
@@ -203,6 +222,8 @@ SECTIONS: dict[str, type[ma.Schema]] = {
     "webhook": WebhookSchema,
     "schedule": ScheduleSchema,
     "auth": AuthSchema,
+    "ui": UiSchema,
+    "report": ReportSchema,
 }
 
 
@@ -283,7 +304,8 @@ def redacted(config: Mapping) -> dict:
     """A copy of the configuration with secret values replaced, safe to print or log."""
     shown = copy.deepcopy(dict(config))
     shown["database"]["url"] = redact_url(shown["database"]["url"])
-    for section, key in SECRET_KEYS - {("database", "url")}:
+    shown["report"]["smtp_url"] = redact_url(shown["report"]["smtp_url"])
+    for section, key in SECRET_KEYS - {("database", "url"), ("report", "smtp_url")}:
         if shown.get(section, {}).get(key):
             shown[section][key] = REDACTED
     return shown

@@ -248,6 +248,15 @@ class ApiToken(BaseModel):
     revoked_at = UTCTimestampField(null=True)
 
 
+class ConsoleSession(BaseModel):
+    """A console sign-in: only its id's SHA-256 is stored. It lives while its token does, and
+    until `expires_at` (ui.session_hours after sign-in)."""
+    id_hash = CharField(max_length=64, unique=True)
+    token = ForeignKeyField(ApiToken, on_delete="CASCADE", backref="console_sessions")
+    created_at = UTCTimestampField()
+    expires_at = UTCTimestampField(index=True)
+
+
 class AuditRecord(BaseModel):
     """Append-only, hash-chained: one per event, written in the mutation's transaction."""
     seq = BigIntegerField(primary_key=True)  # the event's seq: gapless, in commit order
@@ -296,4 +305,5 @@ class Report(BaseModel):
 
 TABLES = [*WEBHOOK_TABLES, RegisteredModel, ModelTag, ModelVersion, ModelStage, StageHolder,
           VersionTag, Param, VersionFile, Metric, MetricValue, StageMove, CriteriaRevision,
-          Evaluation, Counter, Event, IdempotencyKey, ApiToken, AuditRecord, JobRun, Report]
+          Evaluation, Counter, Event, IdempotencyKey, ApiToken, ConsoleSession, AuditRecord, JobRun,
+          Report]

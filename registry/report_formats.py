@@ -161,6 +161,11 @@ def _templates() -> jinja2.Environment:
     return environment
 
 
+def template(name: str) -> jinja2.Template:
+    """A template of registry/templates, with the report filters."""
+    return _templates().get_template(name)
+
+
 def report_html(report: dict) -> str:
     """The report as one HTML page with no external references."""
-    return _templates().get_template("report.html").render(report=report)
+    return template("report.html").render(report=report)

@@ -67,12 +67,14 @@ def run_server(config: dict) -> None:
 
 
 def banner(config: dict, token: str | None) -> str:
-    """Where to go next: the API and docs URLs, where the data lives, a one-time token."""
+    """Where to go next: the console, API and docs URLs, where the data lives, a one-time
+    token."""
     server = config["server"]
     host = "127.0.0.1" if server["host"] in ("0.0.0.0", "::") else server["host"]
     base = server["public_url"] or f"http://{host}:{server['port']}"
     data = redact_url(config["database"]["url"]) or f"{Path(server['data_dir']).resolve()} (SQLite)"
-    lines = [f"Modelyard {version('modelyard')} is starting", f"  API   {base}/api/v1",
+    lines = [f"Modelyard {version('modelyard')} is starting", f"  UI    {base}/ui/",
+             f"  API   {base}/api/v1",
              f"  Docs  {base}/docs", f"  Data  {data}"]
     if token:
         lines += [f"  Token {token}",

@@ -20,6 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from registry.db import analyze, database
 from registry.cron import parse_cron, time_zone
 from registry.services import jobs, reevaluation, reports
+from registry.report_mail import mail_configured, mail_report
 from registry.services.artifacts import collect_garbage
 from registry.services.evaluations import SCHEDULER
 from registry.storage import ArtifactStore
@@ -32,8 +33,14 @@ def _reevaluate(config: dict, store: ArtifactStore) -> dict:
 
 
 def _report(config: dict, store: ArtifactStore) -> dict:
+    """Generate and store the report, then mail it when `[report]` says to (a failed send is
+    retried and logged; the report is stored either way)."""
     report = reports.generate_configured(config, actor=SCHEDULER, trigger="scheduled")
-    return {"report_id": report["id"], "summary": report["summary"]}
+    outcome = {"report_id": report["id"], "summary": report["summary"]}
+    if mail_configured(config["report"]):
+        outcome["mailed"] = mail_report(report, config["report"], console_url=reports.console_link(
+            config["server"]["public_url"], report["id"]))
+    return outcome
 
 
 def _artifacts_gc(config: dict, store: ArtifactStore) -> dict:

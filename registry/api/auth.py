@@ -13,7 +13,8 @@ from registry.services import tokens
 from registry.services.context import request_facts
 
 PUBLIC = {"ops.healthz", "ops.readyz", "ops.swagger_asset", "api-docs.openapi_json",
-          "api-docs.openapi_swagger_ui", "prometheus_metrics", "static"}
+          "api-docs.openapi_swagger_ui", "prometheus_metrics", "static", "console_root"}
+CONSOLE = "console."  # the console signs people in with its own session (registry/console)
 ROLES = {
     ("models.Model", "DELETE"): "admin",
     ("criteria.Criteria", "PUT"): "admin",
@@ -34,7 +35,7 @@ UNAUTHORIZED = "A valid API token is required: send Authorization: Bearer <token
 
 def required_role(endpoint: str, method: str) -> str | None:
     """The least role that may call this route; None for public routes."""
-    if endpoint in PUBLIC:
+    if endpoint in PUBLIC or endpoint.startswith(CONSOLE):
         return None
     method = "GET" if method == "HEAD" else method
     return ROLES.get((endpoint, method), "viewer" if method == "GET" else "editor")

@@ -17,6 +17,7 @@ PROBLEM_TYPE_BASE = "https://modelyard.dev/problems/"
 # Known error -> (status, problem type slug, title): the registry's domain errors and the webhook
 # package's, which share their shape. First match wins, so subclasses come first.
 KNOWN_ERRORS: list[tuple[type[Exception], int, str, str]] = [
+    (errors.Unauthorized, 401, "unauthorized", "Unauthorized"),
     (errors.Forbidden, 403, "forbidden", "Forbidden"),
     (errors.ModelNotFound, 404, "model-not-found", "Model not found"),
     (errors.VersionNotFound, 404, "version-not-found", "Version not found"),

@@ -90,6 +90,8 @@ class PromotionSchema(MoveResultSchema):
 
 class RollbackResultSchema(MoveResultSchema):
     rolled_back_version = fields.Integer()
+    skipped = fields.List(fields.String(), metadata={
+        "description": "earlier holders passed over, newest first, each with why"})
 
 
 class HolderFileSchema(ma.Schema):

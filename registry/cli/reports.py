@@ -25,13 +25,14 @@ def reports() -> None:
               "(config schedule.report_period_days).")
 @click.option("--html", type=click.Path(dir_okay=False, writable=True),
               help="Also write the HTML page to this file.")
+@click.option("--mail", is_flag=True, help="Also mail it to report.mail_to over report.smtp_url.")
 @data_dir_option
-def reports_run(models: tuple[str, ...], days: int | None, html: str | None,
+def reports_run(models: tuple[str, ...], days: int | None, html: str | None, mail: bool,
                 data_dir: str | None) -> None:
     """Generate a report now, store it and announce it (event report.generated)."""
     from registry.domain.errors import DomainError
     from registry.report_formats import report_html
-    from registry.services.reports import generate_configured, report_link
+    from registry.services.reports import console_link, generate_configured, report_link
 
     config, _store = open_registry_or_exit(data_dir)
     try:
@@ -51,6 +52,22 @@ def reports_run(models: tuple[str, ...], days: int | None, html: str | None,
                f"{summary['no_production']} without production; {summary['promotions']} "
                f"promotion(s), {summary['rollbacks']} rollback(s)")
     click.echo(report_link(config["server"]["public_url"], report["id"]))
+    link = console_link(config["server"]["public_url"], report["id"])
+    click.echo(f"in the console: {link}")
+    if mail:
+        _mail(report, config["report"], link)
+
+
+def _mail(report: dict, settings: dict, link: str) -> None:
+    from registry.report_mail import mail_configured, mail_report
+
+    if not mail_configured(settings):
+        raise click.ClickException(f"report {report['id']} is stored, but it cannot be mailed: "
+                                   "set report.mail_to and report.smtp_url")
+    if not mail_report(report, settings, console_url=link):
+        raise click.ClickException(f"report {report['id']} is stored, but mailing it failed "
+                                   f"{settings['mail_attempts']} time(s); the log says why")
+    click.echo(f"mailed to {', '.join(settings['mail_to'])}")
 
 
 @reports.command("list")

@@ -68,6 +68,10 @@ class IncompleteUpload(DomainError):
     """The body ended before its declared length (the client went away)."""
 
 
+class Unauthorized(DomainError):
+    """No live credentials: an unknown or revoked token."""
+
+
 class Forbidden(DomainError):
     """The caller's role does not allow this change (403); `required_role` says which does."""
 

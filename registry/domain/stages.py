@@ -108,18 +108,38 @@ def plan_rollback(stage: str, current: Holding | None, earlier_holders: Iterable
     for holder in earlier_holders:
         if holder.version == current.version:
             continue
-        if holder.rolled_back:
-            skipped.append(f"{holder.version} (rolled back from)")
-        elif holder.status != "ready":
-            skipped.append(f"{holder.version} ({holder.status})")
-        elif not files_intact(holder.version):
-            skipped.append(f"{holder.version} (files missing or truncated)")
-        else:
+        why_not = _skip_reason(holder, files_intact)
+        if why_not is None:
             return holder
+        skipped.append(f"{holder.version} ({why_not})")
     why = f"; skipped {', '.join(skipped)}" if skipped else ""
     raise NoRollbackTarget(f"no earlier {stage} version of this model qualifies as a rollback "
                            f"target{why}. Promote a version explicitly instead.",
                            current_version=current.version)
+
+
+def _skip_reason(holder: Holding, files_intact: Callable[[int], bool]) -> str | None:
+    """Why an earlier holder is not a rollback target, or None when it is one."""
+    if holder.rolled_back:
+        return "rolled back from"
+    if holder.status != "ready":
+        return holder.status
+    if not files_intact(holder.version):
+        return "files missing or truncated"
+    return None
+
+
+def rollback_skips(current: Holding, earlier_holders: Iterable[Holding], target: int,
+                   files_intact: Callable[[int], bool]) -> list[str]:
+    """The earlier holders a rollback to `target` passes over, newest first, each with why
+    (`6 (rolled back from)`): what a person confirming the rollback wants to read."""
+    skipped = []
+    for holder in earlier_holders:
+        if holder.version == target:
+            break
+        if holder.version != current.version:
+            skipped.append(f"{holder.version} ({_skip_reason(holder, files_intact)})")
+    return skipped
 
 
 def _explicit_target(stage: str, current: Holding, target: Holding, held: bool,

@@ -65,6 +65,17 @@ def event_view(event: Event) -> dict:
             "data": event.data}
 
 
+def recent_events(*, model: str | None = None, type_: str | None = None,
+                  limit: int = 50) -> list[dict]:
+    """The newest events first (for people; programs follow `list_events` in seq order)."""
+    query = Event.select()
+    if model:
+        query = query.where(Event.model == model)
+    if type_:
+        query = query.where(Event.type == type_)
+    return [event_view(row) for row in query.order_by(Event.seq.desc()).limit(limit)]
+
+
 def list_events(*, after: int = 0, model: str | None = None, type_: str | None = None,
                 stage: str | None = None, limit: int = 100, wait_s: float = 0) -> dict:
     """Events with seq > after in seq order, waiting up to `wait_s` for the first one to commit.

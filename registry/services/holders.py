@@ -147,6 +147,16 @@ def stage_history(model_name: str, *, stage: str | None = None, limit: int = 50,
     return Page([_move_view(move) for move in moves], next_cursor)
 
 
+def version_moves(model_name: str, number: int) -> list[dict]:
+    """Every move into or out of any stage by this version, oldest first: which stages it held,
+    and when. Raises ModelNotFound."""
+    model = find_model(model_name)
+    moves = (StageMove.select().where((StageMove.model == model) & (
+        (StageMove.to_version == number) | (StageMove.from_version == number)))
+        .order_by(StageMove.id))
+    return [_move_view(move) for move in moves]
+
+
 def holder_at(model_name: str, stage: str, at: dt.datetime) -> dict:
     """Which version held `stage` at instant `at` (None when none did); `items` holds the move
     in force then (empty before the first). Raises ModelNotFound, UnknownStage."""

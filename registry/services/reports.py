@@ -113,6 +113,16 @@ def _model_section(model: RegisteredModel, start: dt.datetime, end: dt.datetime,
     return section
 
 
+def model_overview(model_name: str, *, days: int, trend_points: int,
+                   now: dt.datetime | None = None) -> dict:
+    """A model as a report shows it, now: status, production holder and how it got there, the
+    criteria with observed values and margins, trend series, every held stage and the stage
+    moves of the last `days`. Evaluates without storing; raises ModelNotFound."""
+    now = now or utcnow()
+    return _model_section(find_model(model_name), now - dt.timedelta(days=days), now,
+                          trend_points=trend_points, now=now)
+
+
 def _summary(sections: list[dict]) -> dict:
     counts = {status: sum(s["status"] == status for s in sections) for status in STATUSES}
     moves = [m for s in sections for m in s["history"] if m["stage"] == "production"]
@@ -127,6 +137,12 @@ def report_link(public_url: str, report_id: int, fmt: str = "html") -> str:
     return f"{public_url.rstrip('/')}/api/v1/reports/{report_id}?format={fmt}"
 
 
+def console_link(public_url: str, report_id: int) -> str:
+    """The report's page in the web console (a browser signs in there; the API link wants a
+    bearer header). Absolute when the server's address is known, else a path."""
+    return f"{public_url.rstrip('/')}/ui/reports/{report_id}"
+
+
 def generate_report(*, actor: str, trigger: str, period_days: int, trend_points: int,
                     public_url: str = "", models: list[str] | None = None,
                     now: dt.datetime | None = None) -> dict:
@@ -134,7 +150,7 @@ def generate_report(*, actor: str, trigger: str, period_days: int, trend_points:
 
     The report is built from reads outside any write transaction, so a large fleet never holds
     the write lock; one short transaction then stores it with the event `report.generated`
-    carrying its summary and a link to the HTML page. Raises ModelNotFound for an unknown name
+    carrying its summary, a link to the HTML page and one to its console page. Raises ModelNotFound for an unknown name
     in `models`.
     """
     now = now or utcnow()
@@ -153,7 +169,8 @@ def generate_report(*, actor: str, trigger: str, period_days: int, trend_points:
         append_event(events.REPORT_GENERATED, actor=actor, now=now, data={
             "report_id": report.id, "summary": summary, "trigger": trigger,
             "period": {"start": rfc3339(start), "end": rfc3339(now)},
-            "url": report_link(public_url, report.id)})
+            "url": report_link(public_url, report.id),
+            "console_url": console_link(public_url, report.id)})
     return report_view(report)
 
 

@@ -25,7 +25,7 @@ def stage_rule(model: RegisteredModel, name: str) -> StageRule:
     declared = ModelStage.get_or_none((ModelStage.model == model) & (ModelStage.name == name))
     if declared is None:
         raise UnknownStage(f"model '{model.name}' has no stage '{name}'; declare it with "
-                           f"POST /api/v1/models/{model.name}/stages", stage=name)
+                           f"POST /api/v1/models/{model.name}/stages")
     return StageRule(name, requires_admin=declared.requires_admin,
                      on_degraded=declared.on_degraded or model.on_degraded)
 

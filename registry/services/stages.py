@@ -19,7 +19,8 @@ from registry.db import write_transaction
 from registry.domain import events
 from registry.domain.errors import CriteriaNotMet, Forbidden, InvalidInput
 from registry.domain.stages import (HELD_STAGES, Holding, check_expected, check_promotable,
-                                    check_stage_access, plan_rollback, stage_etag)
+                                    check_stage_access, plan_rollback, rollback_skips,
+                                    stage_etag)
 from registry.models import ModelVersion, RegisteredModel, StageHolder, StageMove, VersionFile
 from registry.services import idempotency
 from registry.services.evaluations import evaluate_row, save_evaluation
@@ -173,8 +174,11 @@ def _roll_back_locked(model: RegisteredModel, stage: str, mover: Mover, *,
                            files_intact=integrity.intact,
                            to_version=_holding(explicit) if explicit else None,
                            to_version_held=to_version in holders)
+    skipped = [] if explicit else rollback_skips(
+        _holding(current), [_holding(row) for row in holders.values()], target.version,
+        integrity.intact)
     answer = {"model": model.name, "stage": stage, "version": target.version,
-              "rolled_back_version": current.version, "reason": reason}
+              "rolled_back_version": current.version, "reason": reason, "skipped": skipped}
     if dry_run:
         return {**answer, "event_seq": None, "dry_run": True}
     _move_into_stage(model, explicit or holders[target.version], stage, current,

@@ -83,3 +83,13 @@ def test_compare_and_set(current, kwargs, stale):
 def test_versions_that_cannot_be_promoted(target, phrase):
     with pytest.raises(StageConflict, match=phrase):
         check_promotable(target, "production")
+
+
+def test_a_rollback_names_what_it_passes_over():
+    from registry.domain.stages import rollback_skips
+    holders = [CURRENT, h(4, rolled_back=True), h(3), h(2)]
+    broken = {3}
+    target = plan_rollback("production", CURRENT, holders, files_intact=lambda n: n not in broken)
+    assert target.version == 2
+    assert rollback_skips(CURRENT, holders, target.version, lambda n: n not in broken) == [
+        "4 (rolled back from)", "3 (files missing or truncated)"]
