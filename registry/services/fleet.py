@@ -7,8 +7,7 @@ from collections import defaultdict
 
 from peewee import fn
 
-from registry.models import Evaluation, RegisteredModel, StageMove
-from registry.services.holders import holders_of, stage_order
+from registry.models import Evaluation, RegisteredModel, StageHolder, StageMove
 from registry.services.models import list_models
 from registry.services.pages import Page
 from registry.services.timefmt import rfc3339
@@ -24,12 +23,15 @@ def _newest_moves(model_ids: list[int]) -> dict[tuple[int, str], StageMove]:
             for move in StageMove.select().where(StageMove.id.in_(newest))}
 
 
-def _production_statuses(holders: dict) -> dict[int, str]:
+def _production_statuses(model_ids: list[int]) -> dict[int, str]:
     """model id -> passing | degraded | failing | not_evaluated, read from the production
     holder's stored production evaluations: the newest decides pass; a failing holder that
     passed since it took production is degraded."""
-    production = {key[0]: row for key, row in holders.items() if key[1] == "production"}
-    ids = [row.id for row in production.values()]
+    production = {model_id: (version_id, since) for model_id, version_id, since in
+                  StageHolder.select(StageHolder.model, StageHolder.version, StageHolder.since)
+                  .where(StageHolder.model.in_(model_ids)
+                         & (StageHolder.stage == "production")).tuples()}
+    ids = [version_id for version_id, _ in production.values()]
     if not ids:
         return {}
     newest = (Evaluation.select(fn.MAX(Evaluation.id))
@@ -41,15 +43,14 @@ def _production_statuses(holders: dict) -> dict[int, str]:
                      .where(Evaluation.version.in_(ids) & (Evaluation.stage == "production")
                             & Evaluation.passed).group_by(Evaluation.version).tuples())
     statuses = {}
-    for model_id, row in production.items():
-        passed_at = last_pass.get(row.id)
-        if row.id not in passed_now:
+    for model_id, (version_id, since) in production.items():
+        passed_at = last_pass.get(version_id)
+        if version_id not in passed_now:
             statuses[model_id] = "not_evaluated"
-        elif passed_now[row.id]:
+        elif passed_now[version_id]:
             statuses[model_id] = "passing"
         else:
-            statuses[model_id] = ("degraded" if passed_at and passed_at >= row.held_since
-                                  else "failing")
+            statuses[model_id] = "degraded" if passed_at and passed_at >= since else "failing"
     return statuses
 
 
@@ -70,12 +71,9 @@ def fleet(*, q: str | None = None, tags: dict[str, str] | None = None, limit: in
     names = [view["name"] for view in page.items]
     ids = dict(RegisteredModel.select(RegisteredModel.name, RegisteredModel.id)
                .where(RegisteredModel.name.in_(names)).tuples()) if names else {}
-    holders = holders_of(list(ids.values()))
     moves = _newest_moves(list(ids.values())) if ids else {}
-    statuses = _production_statuses(holders)
-    held, own_moves = defaultdict(list), defaultdict(list)
-    for model_id, stage in holders:
-        held[model_id].append(stage)
+    statuses = _production_statuses(list(ids.values())) if ids else {}
+    own_moves = defaultdict(list)
     for (model_id, _), move in moves.items():
         own_moves[model_id].append(move)
     items = []
@@ -85,9 +83,8 @@ def fleet(*, q: str | None = None, tags: dict[str, str] | None = None, limit: in
             "name": view["name"], "description": view["description"], "tags": view["tags"],
             "latest_version": view["latest_version"],
             "status": statuses.get(model_id, "no_production"),
-            "holders": [{"stage": stage, "version": holders[(model_id, stage)].version,
-                         "since": rfc3339(holders[(model_id, stage)].held_since),
+            "holders": [{"stage": stage, "version": holder["version"], "since": holder["since"],
                          "moved_in": _move_view(moves.get((model_id, stage)))}
-                        for stage in sorted(held[model_id], key=stage_order)],
+                        for stage, holder in view["stages"].items()],
             "last_move": _move_view(max(own_moves[model_id], key=lambda m: m.id, default=None))})
     return Page(items, page.next_cursor)
