@@ -177,6 +177,7 @@ class ScheduleSchema(ma.Schema):
     report = CronField(required=True)
     artifacts_gc = CronField(required=True)
     db_analyze = CronField(required=True)
+    expire_requests = CronField(required=True)
     artifacts_gc_grace_s = _int(0, 365 * 86400)
     report_period_days = _int(1, 366)
     report_trend_points = _int(2, 500)
@@ -209,6 +210,10 @@ class ReportSchema(ma.Schema):
     mail_retry_s = fields.Float(required=True, validate=validate.Range(0, 3600))
 
 
+class ApprovalsSchema(ma.Schema):
+    ttl_hours = fields.Float(required=True, validate=validate.Range(0.01, 24 * 365))
+
+
 class UiSchema(ma.Schema):
     session_hours = fields.Float(required=True, validate=validate.Range(0.01, 24 * 30))
 
@@ -224,6 +229,7 @@ SECTIONS: dict[str, type[ma.Schema]] = {
     "auth": AuthSchema,
     "ui": UiSchema,
     "report": ReportSchema,
+    "approvals": ApprovalsSchema,
 }
 
 

@@ -16,6 +16,7 @@ class RegisteredModel(BaseModel):
     last_version = IntegerField(default=0)  # version counter: numbers are never reused
     production_requires_admin = BooleanField(default=False)
     on_degraded = CharField(max_length=16, default="notify")  # notify | rollback
+    approvals = JSONTextField(default=dict)  # stage -> {"required": N}; absent: none needed
     created_at = UTCTimestampField(default=utcnow)
     updated_at = UTCTimestampField(default=utcnow)
 
@@ -242,10 +243,46 @@ class ApiToken(BaseModel):
     name = CharField(max_length=128, unique=True)
     role = CharField(max_length=16)
     token_hash = CharField(max_length=64, unique=True)
+    subject = CharField(max_length=256, null=True)  # the person or system behind it; null: name
     created_by = CharField(max_length=256)
     created_at = UTCTimestampField(default=utcnow)
     last_used_at = UTCTimestampField(null=True)
     revoked_at = UTCTimestampField(null=True)
+
+
+class PromotionRequest(BaseModel):
+    """A request to promote a version, with the evaluation it was made with and the holder it
+    saw; the approval that reaches `required` promotes as a compare-and-set on that holder."""
+    model = ForeignKeyField(RegisteredModel, on_delete="CASCADE", backref="promotion_requests")
+    version = ForeignKeyField(ModelVersion, on_delete="CASCADE")
+    stage = CharField(max_length=40)
+    status = CharField(max_length=16)  # open | approved | rejected | cancelled | expired | stale
+    requested_by = CharField(max_length=256)
+    requester_subject = CharField(max_length=256)
+    reason = TextField()
+    evaluation = JSONTextField()  # the evaluation view the request was made with
+    required = IntegerField()
+    expected_current_version = IntegerField(null=True)
+    created_at = UTCTimestampField()
+    expires_at = UTCTimestampField()
+    decided_at = UTCTimestampField(null=True)
+    decided_by = CharField(max_length=256, null=True)
+    comment = TextField(null=True)  # why it was rejected or cancelled
+
+    class Meta:
+        indexes = ((("model", "status", "id"), False), (("status", "expires_at"), False))
+
+
+class Approval(BaseModel):
+    """One subject's approval of a request: the unique index counts each subject once."""
+    request = ForeignKeyField(PromotionRequest, on_delete="CASCADE", backref="approval_rows")
+    subject = CharField(max_length=256)
+    actor = CharField(max_length=256)
+    comment = TextField(null=True)
+    at = UTCTimestampField()
+
+    class Meta:
+        indexes = ((("request", "subject"), True),)
 
 
 class ConsoleSession(BaseModel):
@@ -306,4 +343,4 @@ class Report(BaseModel):
 TABLES = [*WEBHOOK_TABLES, RegisteredModel, ModelTag, ModelVersion, ModelStage, StageHolder,
           VersionTag, Param, VersionFile, Metric, MetricValue, StageMove, CriteriaRevision,
           Evaluation, Counter, Event, IdempotencyKey, ApiToken, ConsoleSession, AuditRecord, JobRun,
-          Report]
+          Report, PromotionRequest, Approval]

@@ -19,7 +19,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from registry.db import analyze, database
 from registry.cron import parse_cron, time_zone
-from registry.services import jobs, reevaluation, reports
+from registry.services import approvals, jobs, reevaluation, reports
 from registry.report_mail import mail_configured, mail_report
 from registry.services.artifacts import collect_garbage
 from registry.services.evaluations import SCHEDULER
@@ -54,9 +54,13 @@ def _db_analyze(config: dict, store: ArtifactStore) -> dict:
     return {"seconds": round(time.perf_counter() - started, 3)}
 
 
+def _expire_requests(config: dict, store: ArtifactStore) -> dict:
+    return approvals.expire_due()
+
+
 WORK: dict[str, Callable[[dict, ArtifactStore], dict]] = {
     "reevaluate": _reevaluate, "report": _report, "artifacts_gc": _artifacts_gc,
-    "db_analyze": _db_analyze}
+    "db_analyze": _db_analyze, "expire_requests": _expire_requests}
 
 
 def fire(job: str, config: dict, store: ArtifactStore) -> None:

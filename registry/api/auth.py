@@ -21,6 +21,8 @@ ROLES = {
     ("stages.promote", "POST"): "deployer",  # forced promotion: admin, checked by the route
     ("stages.rollback", "POST"): "deployer",
     ("stages.declare_stage", "POST"): "admin", ("stages.remove_stage", "DELETE"): "admin",
+    ("approvals.create_request", "POST"): "deployer", ("approvals.approve", "POST"): "deployer",
+    ("approvals.reject", "POST"): "deployer", ("approvals.cancel", "POST"): "deployer",
     ("versions.change_stage", "POST"): "deployer",
     ("webhooks.Webhooks", "GET"): "admin", ("webhooks.Webhooks", "POST"): "admin",
     ("webhooks.Webhook", "GET"): "admin", ("webhooks.Webhook", "PATCH"): "admin",
@@ -51,12 +53,12 @@ def _authenticate():
     request_facts.set({"request_id": g.get("request_id"), "client": request.remote_addr})
     needed = required_role(request.endpoint or "", request.method) if request.endpoint else None
     if not current_app.config["MODELYARD"]["auth"]["enabled"]:
-        g.actor, g.role = "anonymous", "admin"
+        g.actor, g.role, g.subject = "anonymous", "admin", "anonymous"
         return None
     token = bearer_token(request.headers.get("Authorization", ""))
     row = tokens.authenticate(token) if token else None
     if row is not None:
-        g.actor, g.role = f"token:{row.name}", row.role
+        g.actor, g.role, g.subject = f"token:{row.name}", row.role, row.subject
     if needed is None or request.method == "OPTIONS":
         return None
     if row is None:  # the same answer whether the token is unknown, revoked or absent

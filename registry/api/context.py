@@ -16,6 +16,11 @@ def current_actor() -> str:
     return g.get("actor", "anonymous")
 
 
+def current_subject() -> str:
+    """The person or system behind the caller's token (approvals count subjects)."""
+    return g.get("subject", "anonymous")
+
+
 def idempotency_key() -> str | None:
     """The Idempotency-Key header, validated; raises InvalidInput for an unusable key."""
     key = request.headers.get("Idempotency-Key")

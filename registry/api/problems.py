@@ -18,14 +18,17 @@ PROBLEM_TYPE_BASE = "https://modelyard.dev/problems/"
 # package's, which share their shape. First match wins, so subclasses come first.
 KNOWN_ERRORS: list[tuple[type[Exception], int, str, str]] = [
     (errors.Unauthorized, 401, "unauthorized", "Unauthorized"),
+    (errors.SelfApproval, 403, "self-approval", "You may not approve your own request"),
     (errors.Forbidden, 403, "forbidden", "Forbidden"),
     (errors.ModelNotFound, 404, "model-not-found", "Model not found"),
     (errors.VersionNotFound, 404, "version-not-found", "Version not found"),
     (errors.UnknownStage, 404, "unknown-stage", "Unknown stage"),
+    (errors.RequestNotFound, 404, "promotion-request-not-found", "Promotion request not found"),
     (errors.NotFound, 404, "not-found", "Not found"),
     (errors.NoRollbackTarget, 409, "no-rollback-target", "No version to roll back to"),
     (errors.ModelExists, 409, "model-exists", "Model already exists"),
     (errors.StageExists, 409, "stage-exists", "Stage already declared"),
+    (errors.ApprovalRequired, 409, "approval-required", "Approval required"),
     (errors.StageConflict, 409, "stage-conflict", "Stage conflict"),
     (errors.Conflict, 409, "conflict", "Conflict with the current state"),
     (errors.CriteriaNotMet, 422, "criteria-not-met", "Acceptance criteria not met"),
@@ -44,7 +47,6 @@ KNOWN_ERRORS: list[tuple[type[Exception], int, str, str]] = [
 ]
 
 
-
 class ProblemSchema(ma.Schema):
     """RFC 9457 problem details (documentation only; `problem()` builds the payload)."""
     type = ma.fields.String()
@@ -56,6 +58,8 @@ class ProblemSchema(ma.Schema):
     position = ma.fields.Integer()
     current_version = ma.fields.Integer(allow_none=True)
     evaluation = ma.fields.Dict()
+    required_role = ma.fields.String()
+    request_status = ma.fields.String(metadata={"description": "a promotion request's status"})
 
 
 def problem(status: int, title: str, detail: str, *, slug: str | None = None,

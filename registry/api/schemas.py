@@ -98,6 +98,10 @@ class ModelPatchSchema(Strict):
         "description": "when a scheduled re-evaluation finds the production version failing: "
                        "`notify` (event production.degraded) or `rollback` (also roll back "
                        "automatically); admin only"})
+    approvals = fields.Dict(keys=fields.String(validate=validate.Length(max=40)),
+                            values=fields.Dict(), validate=validate.Length(max=100), metadata={
+        "description": "{<stage>: {required: N}}: promotions into the stage need N approved "
+                       "promotion requests (0 removes the rule); admin only"})
 
 
 class VersionSummarySchema(ma.Schema):
@@ -120,6 +124,7 @@ class ModelSchema(ma.Schema):
                          metadata={"description": "every held stage -> its holder"})
     production_requires_admin = fields.Boolean()
     on_degraded = fields.String()
+    approvals = fields.Dict(keys=fields.String(), values=fields.Dict())
     created_at = fields.String(metadata=TIME)
     updated_at = fields.String(metadata=TIME)
 

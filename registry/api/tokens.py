@@ -19,12 +19,16 @@ class TokenCreateSchema(Strict):
     name = fields.String(required=True, validate=validate.Regexp(
         r"^[A-Za-z0-9][A-Za-z0-9 ._:@()-]{0,127}$", error="1-128 letters, digits, spaces, ._:@()-"))
     role = fields.String(required=True, validate=validate.OneOf(token_service.ROLES))
+    subject = fields.String(validate=validate.Length(min=1, max=256), metadata={
+        "description": "the person or system behind the token (default: its name); a "
+                       "subject's tokens count once among a request's approvers"})
 
 
 class TokenSchema(ma.Schema):
     id = fields.Integer()
     name = fields.String()
     role = fields.String()
+    subject = fields.String()
     created_by = fields.String()
     created_at = fields.String(metadata=TIME)
     last_used_at = fields.String(allow_none=True, metadata=TIME)
@@ -72,7 +76,8 @@ class Tokens(MethodView):
     @blp.response(201, NewTokenSchema)
     def post(self, body):
         """A new token with a role; its value is shown once."""
-        return token_service.create_token(body["name"], body["role"], actor=current_actor())
+        return token_service.create_token(body["name"], body["role"], actor=current_actor(),
+                                          subject=body.get("subject"))
 
 
 @blp.route("/tokens/<int(min=1, max=2147483647):token_id>", methods=["DELETE"])

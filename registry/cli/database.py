@@ -46,15 +46,17 @@ def tokens() -> None:
 @tokens.command("create")
 @click.option("--name", required=True, help="A name people will recognise in the audit trail.")
 @click.option("--role", required=True, type=click.Choice(["viewer", "editor", "deployer", "admin"]))
+@click.option("--subject", help="The person or system behind it (default: the name); one "
+              "subject's tokens count once among a request's approvers.")
 @data_dir_option
-def tokens_create(name: str, role: str, data_dir: str | None) -> None:
+def tokens_create(name: str, role: str, subject: str | None, data_dir: str | None) -> None:
     """Create a token and print it (this is the only time it is shown)."""
     from registry.domain.errors import DomainError
     from registry.services.tokens import create_token
 
     open_registry_or_exit(data_dir)
     try:
-        click.echo(create_token(name, role, actor="cli")["token"])
+        click.echo(create_token(name, role, actor="cli", subject=subject)["token"])
     except DomainError as exc:
         raise click.ClickException(exc.detail) from None
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from flask import current_app, flash, g, redirect, request, url_for
 
-from registry.console.blueprint import blp, can, page, require
-from registry.domain.errors import CriteriaNotMet, StaleVersion
+from registry.console.blueprint import NUMBER, blp, can, page, require
+from registry.domain.errors import ApprovalRequired, CriteriaNotMet, StaleVersion
+from registry.services import approvals as approval_service
 from registry.services import stage_catalog
 from registry.services import stages as stage_service
 
 MOVER = "deployer"
+REQUEST = "<int(min=1, max=2147483647):request_id>"
 
 
 def _stage() -> str:
@@ -67,23 +69,43 @@ def _rollback_again(model: str, error: str, status: int):
     return page("rollback.html", status, model=model, plan=plan, error=error)
 
 
-def _dry_promotion(model: str, number: int) -> tuple[dict | None, dict | None]:
-    """(the dry run's answer, None) when the criteria pass, else (None, the failed
-    evaluation)."""
+def _dry_promotion(model: str, number: int) -> tuple[dict | None, dict | None, bool]:
+    """(the dry run's answer, None, False) when the criteria pass, (None, the failed evaluation,
+    False) when they do not, (None, None, True) when the stage takes approved requests only."""
     try:
         answer, _ = stage_service.promote(model, number, stage=_stage(), dry_run=True, **_mover())
-        return answer, None
+        return answer, None, False
     except CriteriaNotMet as refused:
-        return None, refused.extensions["evaluation"]
+        return None, refused.extensions["evaluation"], False
+    except ApprovalRequired:
+        return None, None, True
 
 
-@blp.route("/models/<string:model>/versions/<int:number>/promote", methods=["GET"])
+@blp.route(f"/models/<string:model>/versions/{NUMBER}/promote", methods=["GET"])
 def promote_preview(model, number):
     """The version's evaluation for the stage, rule by rule, before anything moves."""
     require(MOVER)
-    answer, failed = _dry_promotion(model, number)
+    answer, failed, needs_approval = _dry_promotion(model, number)
     return page("promote.html", model=model, number=number, stage=_stage(), answer=answer,
-                failed=failed, current=_current_holder(model))
+                failed=failed, needs_approval=needs_approval, current=_current_holder(model))
+
+
+@blp.route(f"/models/<string:model>/versions/{NUMBER}/request", methods=["POST"])
+def request_promotion(model, number):
+    """Open a promotion request for a stage that needs approvals."""
+    require(MOVER)
+    try:
+        done = approval_service.request_promotion(
+            model, number, stage=_stage(), reason=request.form.get("reason", "").strip() or "-",
+            actor=g.actor, subject=g.subject,
+            ttl_hours=current_app.config["MODELYARD"]["approvals"]["ttl_hours"])
+    except CriteriaNotMet as refused:
+        return page("promote.html", 422, model=model, number=number, stage=_stage(),
+                    answer=None, failed=refused.extensions["evaluation"], needs_approval=False,
+                    current=_current_holder(model))
+    flash(f"Request {done['id']} opened: {done['required']} approval(s) needed from someone "
+          "else.")
+    return redirect(url_for("console.model_page", model=model), 303)
 
 
 def _current_holder(model: str) -> int | None:
@@ -92,7 +114,7 @@ def _current_holder(model: str) -> int | None:
                  if item["name"] == _stage() and item["holder"]), None)
 
 
-@blp.route("/models/<string:model>/versions/<int:number>/promote", methods=["POST"])
+@blp.route(f"/models/<string:model>/versions/{NUMBER}/promote", methods=["POST"])
 def promote(model, number):
     """Promote if the stage still has the holder the preview showed; forcing needs an admin
     and a reason."""
@@ -108,8 +130,29 @@ def promote(model, number):
         return page("conflict.html", 412, model=model, stage=_stage(), message=stale.detail)
     except CriteriaNotMet as refused:
         return page("promote.html", 422, model=model, number=number, stage=_stage(),
-                    answer=None, failed=refused.extensions["evaluation"],
+                    answer=None, failed=refused.extensions["evaluation"], needs_approval=False,
                     current=_current_holder(model))
     flash(f"{model} version {number} promoted to {done['stage']}"
           + (" (forced)." if done["forced"] else "."))
     return redirect(url_for("console.model_page", model=model), 303)
+
+
+@blp.route(f"/promotion-requests/{REQUEST}/<any(approve, reject):decision>", methods=["POST"])
+def decide(request_id, decision):
+    """Approve (the last approval needed promotes) or reject a promotion request."""
+    require(MOVER)
+    comment = request.form.get("comment", "").strip()
+    if decision == "reject":
+        done = approval_service.reject(request_id, actor=g.actor, subject=g.subject,
+                                       comment=comment or "rejected in the console")
+        flash(f"Request {request_id} rejected.")
+    else:
+        done = approval_service.approve(request_id, actor=g.actor, subject=g.subject,
+                                        comment=comment or None)
+        flash({"approved": f"Request {request_id} approved: {done['model']} version "
+                           f"{done['version']} is now in {done['stage']}.",
+               "stale": f"Request {request_id} approved, but {done['stage']} moved since it "
+                        "was made: it is stale and nothing was promoted."}.get(
+            done["status"], f"Request {request_id} approved ({len(done['approvals'])} of "
+                            f"{done['required']})."))
+    return redirect(url_for("console.model_page", model=done["model"]), 303)

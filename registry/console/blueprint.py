@@ -16,6 +16,8 @@ blp = Blueprint("console", __name__, url_prefix="/ui", template_folder="template
                 static_folder="static")
 csrf = CSRFProtect()
 COOKIE = "modelyard_session"
+NUMBER = "<int(min=1, max=2147483647):number>"  # bounded: an overlong number is a 404
+REPORT_ID = "<int(min=1, max=2147483647):report_id>"
 OPEN_ENDPOINTS = {"console.login", "console.static"}
 POLICY = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
           "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
@@ -40,11 +42,13 @@ def _signed_in():
         return None
     if not settings()["auth"]["enabled"]:
         g.actor, g.role, g.who = "anonymous", "admin", "anonymous (auth is off)"
+        g.subject = "anonymous"
         return None
     caller = sessions.session_caller(request.cookies.get(COOKIE, ""))
     if caller is None:
         return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
     g.actor, g.role, g.who = f"token:{caller.name}", caller.role, caller.name
+    g.subject = caller.subject
     return None
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Response, request
 from markupsafe import Markup
 
-from registry.console.blueprint import blp, page
+from registry.console.blueprint import NUMBER, REPORT_ID, blp, page
 from registry.report_formats import report_html, trend_chart
+from registry.services import approvals as approval_service
 from registry.services import criteria as criteria_service
 from registry.services import events as event_service
 from registry.services import evaluations as evaluation_service
@@ -33,7 +34,8 @@ def fleet():
     q, tags = request.args.get("q", "").strip(), request.args.get("tags", "").strip()
     models = fleet_service.fleet(q=q or None, tags=_tags(tags) or None,
                                  cursor=request.args.get("cursor") or None)
-    return page("fleet.html", models=models, q=q, tags=tags)
+    waiting = approval_service.list_requests(status="open", limit=200).items
+    return page("fleet.html", models=models, q=q, tags=tags, waiting=waiting)
 
 
 def _criteria_metrics(criteria: dict) -> list[str]:
@@ -58,13 +60,14 @@ def model_page(model):
                                               cursor=request.args.get("cursor") or None)
     overview = report_service.model_overview(model, days=30, trend_points=30)
     return page("model.html", model=view, stages=stage_catalog.list_stages(model)["items"],
+                requests=approval_service.list_requests(model, status="open").items,
                 criteria=criteria, metrics=_criteria_metrics(criteria), versions=versions,
                 order_by=order, filter_text=filter_text, overview=overview,
                 charts=[Markup(trend_chart(line)) for line in overview["trend"]],
                 history=holder_service.stage_history(model, limit=100).items)
 
 
-@blp.route("/models/<string:model>/versions/<int:number>")
+@blp.route(f"/models/<string:model>/versions/{NUMBER}")
 def version_page(model, number):
     """Run metadata, params, metrics, files, evaluations, and which stages it held when."""
     return page("version.html", model=model, version=version_service.get_version(model, number),
@@ -80,7 +83,7 @@ def reports():
         limit=50, cursor=request.args.get("cursor") or None))
 
 
-@blp.route("/reports/<int:report_id>")
+@blp.route(f"/reports/{REPORT_ID}")
 def report(report_id):
     """A report's page, as the API's HTML form, inside the session."""
     html = report_html(report_service.get_report(report_id))

@@ -36,6 +36,10 @@ class StageExists(Conflict):
     pass
 
 
+class ApprovalRequired(Conflict):
+    """The stage needs approved promotion requests; a direct promote is refused."""
+
+
 class UnknownStage(NotFound):
     """A stage name the model never declared (and not a built-in)."""
 
@@ -72,6 +76,10 @@ class Unauthorized(DomainError):
     """No live credentials: an unknown or revoked token."""
 
 
+class RequestNotFound(NotFound):
+    pass
+
+
 class Forbidden(DomainError):
     """The caller's role does not allow this change (403); `required_role` says which does."""
 
@@ -82,3 +90,7 @@ class CriteriaNotMet(InvalidInput):
 
 class NoRollbackTarget(Conflict):
     """No version qualifies as a rollback target; the detail explains why."""
+
+
+class SelfApproval(Forbidden):
+    """The requester of a promotion may not approve it (four eyes)."""

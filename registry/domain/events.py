@@ -37,6 +37,16 @@ STAGE_DEGRADED = EventType("stage.degraded", "Scheduled re-evaluation found a de
                            "holder failing after it had passed there; `data.stage` names it.")
 STAGE_DECLARED = EventType("stage.declared", "A model gained a declared stage (`data.stage`).")
 STAGE_REMOVED = EventType("stage.removed", "A declared stage was removed; its history stays.")
+PROMOTION_REQUESTED = EventType("promotion.requested", "A promotion request was opened; `data."
+                                "request` has it, with its evaluation.")
+PROMOTION_APPROVED = EventType("promotion.approved", "A subject approved a promotion request; the "
+                               "approval that reaches `required` also promotes (`model.promoted`).")
+PROMOTION_REJECTED = EventType("promotion.rejected", "A promotion request was rejected.")
+PROMOTION_CANCELLED = EventType("promotion.cancelled", "A promotion request was withdrawn.")
+PROMOTION_EXPIRED = EventType("promotion.expired", "A promotion request passed `approvals."
+                              "ttl_hours` unapproved.")
+PROMOTION_STALE = EventType("promotion.stale", "A request's last approval found the stage moved "
+                            "since the request was made; nothing was promoted.")
 REPORT_GENERATED = EventType("report.generated", "A manager report was stored; `data` has its "
                              "summary and a link to its page.")
 TOKEN_CREATED = EventType("token.created", "An API token was created.")

@@ -7,12 +7,14 @@ from peewee import IntegrityError
 
 from registry.db import write_transaction
 from registry.domain import events
+from registry.domain.approvals import merged_policy, validate_policy
 from registry.domain.errors import Forbidden, ModelExists, StageConflict
 from registry.models import ModelTag, ModelVersion, RegisteredModel, StageHolder
 from registry.services.events import append_event
 from registry.services.holders import holders_of, stage_order
 from registry.services.lookup import find_model
 from registry.services.pages import Page, decode_cursor, encode_cursor
+from registry.services.stage_catalog import stage_names
 from registry.services.tags import load_tags, patch_tags
 from registry.services.timefmt import rfc3339, utcnow
 
@@ -43,6 +45,7 @@ def model_views(models: list[RegisteredModel]) -> list[dict]:
         "stages": held[model.id],
         "production_requires_admin": model.production_requires_admin,
         "on_degraded": model.on_degraded,
+        "approvals": model.approvals or {},
         "created_at": rfc3339(model.created_at),
         "updated_at": rfc3339(model.updated_at),
     } for model in models]
@@ -97,14 +100,15 @@ def list_models(*, q: str | None = None, tags: dict[str, str] | None = None,
 
 def update_model(name: str, *, actor: str, description: str | None = None,
                  tags: dict | None = None, production_requires_admin: bool | None = None,
-                 on_degraded: str | None = None, is_admin: bool,
+                 on_degraded: str | None = None, approvals: dict | None = None, is_admin: bool,
                  now: dt.datetime | None = None) -> dict:
     """Change the description, merge tags (None removes a key) and, for an admin, the settings
-    that decide who or what moves production: whether production moves need an admin, and
-    whether the scheduler rolls back a degraded production version (`on_degraded`). Raises
-    ModelNotFound, Forbidden."""
+    that decide who or what moves production: whether production moves need an admin, whether
+    the scheduler rolls back a degraded production version (`on_degraded`), and how many
+    approvals a promotion into each stage needs (`approvals`, merged per stage; 0 removes).
+    Raises ModelNotFound, Forbidden, InvalidInput (an approval policy for an unknown stage)."""
     for name_, value in (("production_requires_admin", production_requires_admin),
-                         ("on_degraded", on_degraded)):
+                         ("on_degraded", on_degraded), ("approvals", approvals)):
         if value is not None and not is_admin:
             raise Forbidden(f"{name_} is changed by an admin", required_role="admin")
     now = now or utcnow()
@@ -112,7 +116,10 @@ def update_model(name: str, *, actor: str, description: str | None = None,
         model = find_model(name, for_update=True)
         before = {"description": model.description, "tags": load_tags(ModelTag, [model.id]).get(
             model.id, {}), "production_requires_admin": model.production_requires_admin,
-            "on_degraded": model.on_degraded}
+            "on_degraded": model.on_degraded, "approvals": model.approvals or {}}
+        if approvals is not None:
+            model.approvals = merged_policy(model.approvals or {},
+                                            validate_policy(approvals, stage_names(model)))
         if production_requires_admin is not None:
             model.production_requires_admin = production_requires_admin
         if on_degraded is not None:
@@ -126,7 +133,8 @@ def update_model(name: str, *, actor: str, description: str | None = None,
         append_event(events.MODEL_UPDATED, actor=actor, model=name,
                      data={"description": description, "tags": tags or {},
                            "production_requires_admin": production_requires_admin,
-                           "on_degraded": on_degraded, "before": before}, now=now)
+                           "on_degraded": on_degraded, "approvals": approvals,
+                           "before": before}, now=now)
     return view
 
 

@@ -35,17 +35,19 @@ def start_session(token: str, *, hours: float, now: dt.datetime | None = None
         ConsoleSession.create(id_hash=tokens.digest(session_id), token=row, created_at=now,
                               expires_at=now + dt.timedelta(hours=hours))
     log.info("console sign-in with token %s (%s)", row.name, row.role)
-    return session_id, tokens.Caller(name=row.name, role=row.role)
+    return session_id, tokens.Caller(name=row.name, role=row.role,
+                                     subject=row.subject or row.name)
 
 
 def session_caller(session_id: str, *, now: dt.datetime | None = None) -> tokens.Caller | None:
     """Who a session stands for, or None when it is unknown, expired, or its token revoked."""
-    row = (ApiToken.select(ApiToken.name, ApiToken.role)
+    row = (ApiToken.select(ApiToken.name, ApiToken.role, ApiToken.subject)
            .join(ConsoleSession)
            .where((ConsoleSession.id_hash == tokens.digest(session_id))
                   & (ConsoleSession.expires_at > (now or utcnow()))
                   & ApiToken.revoked_at.is_null()).first())
-    return tokens.Caller(name=row.name, role=row.role) if row else None
+    return tokens.Caller(name=row.name, role=row.role,
+                         subject=row.subject or row.name) if row else None
 
 
 def end_session(session_id: str) -> None:

@@ -17,7 +17,7 @@ from peewee import fn
 
 from registry.db import write_transaction
 from registry.domain import events
-from registry.domain.errors import CriteriaNotMet, Forbidden, InvalidInput
+from registry.domain.errors import ApprovalRequired, CriteriaNotMet, Forbidden, InvalidInput
 from registry.domain.stages import (HELD_STAGES, Holding, check_expected, check_promotable,
                                     check_stage_access, plan_rollback, rollback_skips,
                                     stage_etag)
@@ -91,6 +91,7 @@ def _promote_locked(model: RegisteredModel, number: int, stage: str, mover: Move
                     now: dt.datetime) -> dict:
     """The promotion's steps, under the model's lock."""
     _check_access(model, stage, mover)
+    bypassing = _check_approvals(model, stage, force=force)
     row = find_version(model, number)
     holder = stage_holder(model, stage)
     holds = frozenset([stage]) if holder is not None and holder.id == row.id else frozenset()
@@ -110,8 +111,44 @@ def _promote_locked(model: RegisteredModel, number: int, stage: str, mover: Move
                          data={"stage": stage, "version": number,
                                "previous_version": answer["previous_version"], "forced": force,
                                "reason": reason, "evaluation_id": evaluation["id"],
-                               "production_version": _production_after(model, stage, number)})
+                               "production_version": _production_after(model, stage, number),
+                               **({"bypassed_approval": True} if bypassing else {})})
     return {**answer, "event_seq": event.seq}
+
+
+def approvals_required(model: RegisteredModel, stage: str) -> int:
+    """How many approvals a promotion into `stage` needs (0: none)."""
+    return (model.approvals or {}).get(stage, {}).get("required", 0)
+
+
+def _check_approvals(model: RegisteredModel, stage: str, *, force: bool) -> bool:
+    """Raises ApprovalRequired when the stage needs approved requests, unless the promotion is
+    forced (admin, with a reason), which bypasses them on the record. True when it does."""
+    required = approvals_required(model, stage)
+    if required and not force:
+        raise ApprovalRequired(f"{stage} of '{model.name}' needs {required} approval(s): open a "
+                               f"promotion request (POST /api/v1/models/{model.name}/"
+                               "promotion-requests), or force it as an admin with a reason")
+    return bool(required)
+
+
+def promote_approved(model: RegisteredModel, row: ModelVersion, stage: str,
+                     holder: ModelVersion | None, *, actor: str, reason: str,
+                     evaluation_id: int, request_id: int, approved_by: list[str],
+                     now: dt.datetime) -> int:
+    """Inside the approvals service's transaction, under the model's lock, with the holder
+    already compared with the one the request saw: the move, its history row and the event
+    `model.promoted` (naming the request and its approvers). Returns the event's seq."""
+    previous = holder.version if holder else None
+    _move_into_stage(model, row, stage, holder, action="promote", actor=actor, reason=reason,
+                     now=now, evaluation_id=evaluation_id)
+    return append_event(events.MODEL_PROMOTED, actor=actor, model=model.name, version=row.version,
+                        now=now, stage=stage,
+                        data={"stage": stage, "version": row.version,
+                              "previous_version": previous, "forced": False, "reason": reason,
+                              "evaluation_id": evaluation_id,
+                              "production_version": _production_after(model, stage, row.version),
+                              "request_id": request_id, "approved_by": approved_by}).seq
 
 
 def _gate(model: RegisteredModel, row: ModelVersion, stage: str, *, force: bool, actor: str,

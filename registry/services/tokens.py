@@ -29,15 +29,18 @@ def role_at_least(role: str, needed: str) -> bool:
 
 
 def view(row: ApiToken) -> dict:
-    return {"id": row.id, "name": row.name, "role": row.role, "created_by": row.created_by,
+    return {"id": row.id, "name": row.name, "role": row.role,
+            "subject": row.subject or row.name, "created_by": row.created_by,
             "created_at": rfc3339(row.created_at), "last_used_at": rfc3339(row.last_used_at),
             "revoked_at": rfc3339(row.revoked_at)}
 
 
 def create_token(name: str, role: str, *, actor: str, token: str | None = None,
-                 now: dt.datetime | None = None) -> dict:
+                 subject: str | None = None, now: dt.datetime | None = None) -> dict:
     """A new token; the answer's `token` is the only time it is shown. `token` seeds a given
-    value (MODELYARD_ADMIN_TOKEN). Raises InvalidInput (role, weak seed), Conflict (name)."""
+    value (MODELYARD_ADMIN_TOKEN); `subject` names the person or system behind it (default: its
+    name), so that one person's several tokens count once among approvers. Raises InvalidInput
+    (role, weak seed), Conflict (name)."""
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", errors={"role": ["unknown"]})
     if token is not None and len(token) < 32:
@@ -48,9 +51,10 @@ def create_token(name: str, role: str, *, actor: str, token: str | None = None,
     try:
         with write_transaction():
             row = ApiToken.create(name=name, role=role, token_hash=digest(token),
-                                  created_by=actor, created_at=now)
+                                  subject=subject, created_by=actor, created_at=now)
             append_event(events.TOKEN_CREATED, actor=actor, now=now,
-                         data={"id": row.id, "name": name, "role": role})
+                         data={"id": row.id, "name": name, "role": role,
+                               "subject": subject or name})
     except IntegrityError:
         raise Conflict(f"a token named '{name}' (or with this value) already exists") from None
     return {**view(row), "token": token}
@@ -79,6 +83,7 @@ def revoke_token(token_id: int, *, actor: str, now: dt.datetime | None = None) -
 class Caller:
     name: str
     role: str
+    subject: str = ""  # the person or system behind the token (its name when none was given)
 
 
 def authenticate(token: str, *, now: dt.datetime | None = None) -> Caller | None:
@@ -87,12 +92,12 @@ def authenticate(token: str, *, now: dt.datetime | None = None) -> Caller | None
     rows = fetch_prepared("token_by_hash", _token_sql, (digest(token),))
     if not rows:
         return None
-    token_id, name, role, last_used_us = rows[0]
+    token_id, name, role, last_used_us, subject = rows[0]
     now = now or utcnow()
     last_used = ApiToken.last_used_at.python_value(last_used_us)
     if last_used is None or last_used < now - LAST_USED_EVERY:
         ApiToken.update(last_used_at=now).where(ApiToken.id == token_id).execute()
-    return Caller(name=name, role=role)
+    return Caller(name=name, role=role, subject=subject)
 
 
 def _seed_admin_token(seed: str) -> None:
@@ -114,7 +119,8 @@ def live_token_condition(hash_param: str, prefix: str = "") -> str:
 
 def _token_sql(param) -> str:
     live = live_token_condition(param(1))
-    return f"SELECT id, name, role, last_used_at FROM api_token WHERE {live}"
+    return (f"SELECT id, name, role, last_used_at, COALESCE(subject, name) FROM api_token "
+            f"WHERE {live}")
 
 
 def bootstrap(seed: str | None) -> str | None:

@@ -234,7 +234,7 @@ def test_every_cli_command_family_against_the_server(server, tmp_path, httpserve
     ok("reports", "show", str(report["id"]), "--format", "html", "--output", str(page))
     assert "<svg" in page.read_text() or "family" in page.read_text()
     assert {s["job"] for s in ok("schedules")} == {"reevaluate", "report", "artifacts_gc",
-                                                   "db_analyze"}
+                                                   "db_analyze", "expire_requests"}
     ok("webhooks", "delete", str(hook["id"]))
     assert ok("webhooks", "list") == []
 

@@ -65,8 +65,14 @@ def _seed(api: Registry) -> dict:
     api.call("POST", "/models", name="churn")
     api.version("churn", 0.8)
     api.call("POST", "/models/churn/promote", version=1, stage="staging")
+    api.call("POST", "/models", name="ledger")
+    api.version("ledger", 0.9)
+    api.version("ledger", 0.92)
+    api.call("POST", "/models/ledger/promote", version=1)
+    api.call("PATCH", "/models/ledger", approvals={"production": {"required": 1}})
     return {"deployer": api.token("oncall-ana", "deployer"),
-            "viewer": api.token("manager-bo", "viewer")}
+            "viewer": api.token("manager-bo", "viewer"),
+            "reviewer": api.token("reviewer-cy", "deployer")}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -291,3 +297,25 @@ def test_pages_fit_a_phone(server, open_page, path):
     assert page.locator("h1").first.is_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 391, (path, width)  # wide tables scroll inside their own box
+
+
+def test_requesting_and_approving_a_promotion_in_the_console(server, open_page):
+    api = server["api"]
+    ana = open_page()
+    sign_in(ana, server, server["tokens"]["deployer"],
+            "/ui/models/ledger/versions/2/promote?stage=production")
+    assert "takes promotions through approved requests" in ana.locator("#plan").inner_text()
+    ana.get_by_label("What the approvers should know").fill("0.92 on the audit sample")
+    ana.get_by_role("button", name="Request approval for v2").click()
+    assert "needed from someone else" in ana.locator(".flash").inner_text()
+    row = ana.locator("#requests tr[data-request]").first
+    assert "your request" in row.inner_text()
+    assert row.get_by_role("button", name=re.compile("Approve")).count() == 0
+
+    cy = open_page()
+    sign_in(cy, server, server["tokens"]["reviewer"], "/ui/")
+    assert "await approval" in cy.locator("#waiting").inner_text()
+    cy.locator("#waiting a").first.click()
+    cy.locator("#requests").get_by_role("button", name=re.compile("Approve")).click()
+    assert "is now in production" in cy.locator(".flash").inner_text()
+    assert api.holder("ledger") == 2

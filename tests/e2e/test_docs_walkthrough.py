@@ -1,5 +1,5 @@
-"""docs/stages.md's declared-stage walk-through runs as written, against a real server with
-auth on, with the command line on PATH (the README's runner reads the expectations)."""
+"""The walk-throughs in docs/ run as written, each against a fresh real server with auth on,
+with the command line on PATH (the README's runner reads the expectations)."""
 from __future__ import annotations
 
 import os
@@ -23,14 +23,15 @@ def _steps(doc: Path, port: int):
 
 
 @pytest.mark.slow
-def test_the_declared_stage_walkthrough_runs_as_written(tmp_path):
+@pytest.mark.parametrize("doc", ["stages.md", "approvals.md"])
+def test_the_walkthrough_runs_as_written(tmp_path, doc):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "MODELYARD_CONFIG": "", "DATABASE_URL": "",
            "MODELYARD_AUTH_ENABLED": "true", "MODELYARD_ADMIN_TOKEN": ADMIN,
            "MODELYARD_URL": url, "MODELYARD_TOKEN": ADMIN, "HOME": str(tmp_path),
            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    steps = _steps(ROOT / "docs" / "stages.md", port)
+    steps = _steps(ROOT / "docs" / doc, port)
     assert len(steps) > 10
     with running([sys.executable, "-m", "registry", "serve", "--port", str(port), "--data-dir",
                   str(tmp_path / "data")], url, env=env):
