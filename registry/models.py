@@ -16,7 +16,7 @@ class RegisteredModel(BaseModel):
     last_version = IntegerField(default=0)  # version counter: numbers are never reused
     production_requires_admin = BooleanField(default=False)
     on_degraded = CharField(max_length=16, default="notify")  # notify | rollback
-    approvals = JSONTextField(default=dict)  # stage -> {"required": N}; absent: none needed
+    approvals = JSONTextField(null=True)  # stage -> {"required": N}; null or absent: none
     created_at = UTCTimestampField(default=utcnow)
     updated_at = UTCTimestampField(default=utcnow)
 

@@ -48,5 +48,7 @@ def up(migrator, db):
 
     db.create_tables([PromotionRequest, Approval])
     migrator.migrate(
-        migrator.add_column('registered_model', 'approvals', TextField(default='{}')),
+        # nullable: a NOT NULL column makes SQLite's migrator rebuild the table, and dropping
+        # the old registered_model would cascade to every row that refers to it
+        migrator.add_column('registered_model', 'approvals', TextField(null=True)),
         migrator.add_column('api_token', 'subject', CharField(max_length=256, null=True)))

@@ -44,10 +44,7 @@ def holders_of(model_ids: list[int]) -> dict[tuple[int, str], ModelVersion]:
     """(model id, stage) -> the holding version (with `held_since`), for every held stage."""
     if not model_ids:
         return {}
-    rows = (ModelVersion.select(ModelVersion.id, ModelVersion.model, ModelVersion.version,
-                                ModelVersion.status, ModelVersion.stage,
-                                ModelVersion.stage_since, ModelVersion.created_at,
-                                StageHolder.stage.alias("held_stage"),
+    rows = (ModelVersion.select(ModelVersion, StageHolder.stage.alias("held_stage"),
                                 StageHolder.since.alias("held_since"))
             .join(StageHolder, on=(StageHolder.version == ModelVersion.id))
             .where(StageHolder.model.in_(model_ids)).objects())

@@ -76,6 +76,8 @@ def test_a_request_needs_another_subjects_approval(registry):
     require(registry, 1)
     refused = assert_problem(registry.post("alice", "/models/fraud/promote", version=2), 409)
     assert refused["type"].endswith("approval-required")
+    admin = assert_problem(registry.post("admin", "/models/fraud/promote", version=2), 409)
+    assert admin["type"].endswith("approval-required")  # admins too, unless they force it
     request = open_request(registry)
     assert (request["status"], request["required"], request["expected_current_version"]) == (
         "open", 1, 1)

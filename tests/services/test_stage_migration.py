@@ -23,8 +23,8 @@ TABLES = FIXTURE["tables"]
 PARENTS = ["registered_model", "model_version"]  # loaded before the rows that refer to them
 
 
-def _old_schema(tmp_path: Path) -> None:
-    """An empty database, then migrations 0001-0007 only."""
+def _old_schema(tmp_path: Path, last: int = 7) -> None:
+    """An empty database, then migrations 0001 to 000`last` only."""
     if is_postgres():
         database.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     else:
@@ -34,12 +34,12 @@ def _old_schema(tmp_path: Path) -> None:
         ).fetchall():
             database.execute_sql(f'DROP TABLE "{name}"')
         database.execute_sql("PRAGMA foreign_keys = ON")
-    old = tmp_path / "migrations_0007"
+    old = tmp_path / f"migrations_000{last}"
     old.mkdir()
-    for path in sorted(MIGRATIONS_DIR.glob("000[1-7]_*.py")):
+    for path in sorted(MIGRATIONS_DIR.glob(f"000[1-{last}]_*.py")):
         shutil.copy(path, old / path.name)
     with database.atomic():
-        assert len(Runner(database.obj, str(old), table_name=MIGRATION_TABLE).up()) == 7
+        assert len(Runner(database.obj, str(old), table_name=MIGRATION_TABLE).up()) == last
 
 
 def _boolean_columns(table: str) -> set[str]:
@@ -144,3 +144,24 @@ def test_the_fixture_is_what_the_previous_release_wrote():
     applied = [row[1] for row in TABLES["schema_migration"]["rows"]]
     assert applied == [path.stem for path in sorted(MIGRATIONS_DIR.glob("000[1-7]_*.py"))]
     assert "stage_holder" not in TABLES and "stage" not in TABLES["event"]["columns"]
+
+
+def test_upgrading_from_0005_keeps_every_version(app, tmp_path):
+    """0006 and 0007 add NOT NULL columns to registered_model, which SQLite's migrator does by
+    rebuilding the table: with foreign keys on, dropping the old table deleted every version,
+    history row and evaluation of every model (found here; upgrade() now turns them off)."""
+    with database.connection_context():
+        _old_schema(tmp_path, last=5)
+        database.execute_sql("INSERT INTO registered_model (name, description, last_version, "
+                             "created_at, updated_at) VALUES ('m', '', 1, 0, 0)")
+        database.execute_sql("INSERT INTO model_version (model_id, version, description, status, "
+                             "stage, stage_since, rolled_back, created_at, updated_at) "
+                             f"VALUES (1, 1, '', 'ready', 'production', 5, {database.param}, 0, 0)",
+                             (False,))
+        database.execute_sql("INSERT INTO stage_move (model_id, stage, to_version, action, actor, "
+                             "forced, at) VALUES (1, 'production', 1, 'promote', 'ci', "
+                             f"{database.param}, 5)", (False,))
+        upgrade()
+        assert [(v.version, v.stage) for v in ModelVersion.select()] == [(1, "production")]
+        assert StageMove.select().count() == 1
+        assert [(h.stage, h.version_id) for h in StageHolder.select()] == [("production", 1)]
