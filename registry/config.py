@@ -178,6 +178,7 @@ class ScheduleSchema(ma.Schema):
     artifacts_gc = CronField(required=True)
     db_analyze = CronField(required=True)
     expire_requests = CronField(required=True)
+    check_deployments = CronField(required=True)
     artifacts_gc_grace_s = _int(0, 365 * 86400)
     report_period_days = _int(1, 366)
     report_trend_points = _int(2, 500)
@@ -210,6 +211,11 @@ class ReportSchema(ma.Schema):
     mail_retry_s = fields.Float(required=True, validate=validate.Range(0, 3600))
 
 
+class DeploySchema(ma.Schema):
+    converge_timeout_s = fields.Float(required=True, validate=validate.Range(1, 7 * 86400))
+    stale_after_s = fields.Float(required=True, validate=validate.Range(1, 7 * 86400))
+
+
 class ApprovalsSchema(ma.Schema):
     ttl_hours = fields.Float(required=True, validate=validate.Range(0.01, 24 * 365))
 
@@ -230,6 +236,7 @@ SECTIONS: dict[str, type[ma.Schema]] = {
     "ui": UiSchema,
     "report": ReportSchema,
     "approvals": ApprovalsSchema,
+    "deploy": DeploySchema,
 }
 
 

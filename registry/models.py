@@ -17,6 +17,7 @@ class RegisteredModel(BaseModel):
     production_requires_admin = BooleanField(default=False)
     on_degraded = CharField(max_length=16, default="notify")  # notify | rollback
     approvals = JSONTextField(null=True)  # stage -> {"required": N}; null or absent: none
+    on_alert = CharField(max_length=16, null=True)  # notify (null) | rollback
     created_at = UTCTimestampField(default=utcnow)
     updated_at = UTCTimestampField(default=utcnow)
 
@@ -172,9 +173,52 @@ class StageMove(BaseModel):
     forced = BooleanField(default=False)
     evaluation_id = BigIntegerField(null=True)
     at = UTCTimestampField(default=utcnow)
+    converged_at = UTCTimestampField(null=True)  # every target following the stage serves it
 
     class Meta:
         indexes = ((("model", "stage", "at"), False), (("model", "stage", "id"), False))
+
+
+class DeploymentTarget(BaseModel):
+    """A cluster, region or host group following one stage of one model, and what it last
+    reported serving."""
+    model = ForeignKeyField(RegisteredModel, on_delete="CASCADE", backref="deployment_targets")
+    target = CharField(max_length=128)
+    stage = CharField(max_length=40)
+    version = IntegerField(null=True)
+    state = CharField(max_length=16)  # pending | serving | failed
+    detail = TextField(null=True)
+    since = UTCTimestampField()  # when its version or state last changed
+    last_seen = UTCTimestampField()
+    reported_by = CharField(max_length=256)
+
+    class Meta:
+        indexes = ((("model", "target"), True),)
+
+
+class DeploymentNotice(BaseModel):
+    """`deployment.lagging` was raised for this move and target: the unique index makes it
+    once."""
+    move = ForeignKeyField(StageMove, on_delete="CASCADE")
+    target = CharField(max_length=128)
+    at = UTCTimestampField()
+
+    class Meta:
+        indexes = ((("move", "target"), True),)
+
+
+class AlertReceipt(BaseModel):
+    """An alert notification handled once: the same (fingerprint, startsAt, status) delivered
+    again changes nothing again."""
+    model = ForeignKeyField(RegisteredModel, on_delete="CASCADE")
+    name = CharField(max_length=256)
+    fingerprint = CharField(max_length=256)
+    starts_at = CharField(max_length=64)
+    status = CharField(max_length=16)
+    at = UTCTimestampField()
+
+    class Meta:
+        indexes = ((("model", "fingerprint", "starts_at", "status"), True),)
 
 
 class CriteriaRevision(BaseModel):
@@ -343,4 +387,4 @@ class Report(BaseModel):
 TABLES = [*WEBHOOK_TABLES, RegisteredModel, ModelTag, ModelVersion, ModelStage, StageHolder,
           VersionTag, Param, VersionFile, Metric, MetricValue, StageMove, CriteriaRevision,
           Evaluation, Counter, Event, IdempotencyKey, ApiToken, ConsoleSession, AuditRecord, JobRun,
-          Report, PromotionRequest, Approval]
+          Report, PromotionRequest, Approval, DeploymentTarget, DeploymentNotice, AlertReceipt]

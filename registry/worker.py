@@ -19,7 +19,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from registry.db import analyze, database
 from registry.cron import parse_cron, time_zone
-from registry.services import approvals, jobs, reevaluation, reports
+from registry.services import approvals, deployments, jobs, reevaluation, reports
 from registry.report_mail import mail_configured, mail_report
 from registry.services.artifacts import collect_garbage
 from registry.services.evaluations import SCHEDULER
@@ -58,9 +58,15 @@ def _expire_requests(config: dict, store: ArtifactStore) -> dict:
     return approvals.expire_due()
 
 
+def _check_deployments(config: dict, store: ArtifactStore) -> dict:
+    return deployments.check_lagging(timeout_s=config["deploy"]["converge_timeout_s"],
+                                     stale_after_s=config["deploy"]["stale_after_s"])
+
+
 WORK: dict[str, Callable[[dict, ArtifactStore], dict]] = {
     "reevaluate": _reevaluate, "report": _report, "artifacts_gc": _artifacts_gc,
-    "db_analyze": _db_analyze, "expire_requests": _expire_requests}
+    "db_analyze": _db_analyze, "expire_requests": _expire_requests,
+    "check_deployments": _check_deployments}
 
 
 def fire(job: str, config: dict, store: ArtifactStore) -> None:

@@ -7,8 +7,8 @@ from flask import Flask
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from registry.api import (approvals, criteria, events, files, models, ops, reports, stages,
-                          tokens, versions, webhooks)
+from registry.api import (approvals, criteria, deployments, events, files, models, ops,
+                          reports, stages, tokens, versions, webhooks)
 from registry.api.auth import SecurityPlugin, install_auth
 from registry.api.guards import install_guards
 from registry.api.problems import ProblemSchema, register_problem_handlers
@@ -55,7 +55,8 @@ def register_api(app: Flask) -> Api:
     api = ModelyardApi(app, spec_kwargs={"extra_plugins": [SecurityPlugin()]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for blueprint in (models.blp, versions.blp, files.blp, criteria.blp, stages.blp, events.blp,
-                      webhooks.blp, tokens.blp, tokens.audit_blp, reports.blp, approvals.blp):
+                      webhooks.blp, tokens.blp, tokens.audit_blp, reports.blp, approvals.blp,
+                      deployments.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.blp)
     return api

@@ -98,6 +98,9 @@ class ModelPatchSchema(Strict):
         "description": "when a scheduled re-evaluation finds the production version failing: "
                        "`notify` (event production.degraded) or `rollback` (also roll back "
                        "automatically); admin only"})
+    on_alert = fields.String(validate=validate.OneOf(ON_DEGRADED), metadata={
+        "description": "what a firing alert about the model does: `notify` (event "
+                       "alert.received) or `rollback` (also roll the stage back); admin only"})
     approvals = fields.Dict(keys=fields.String(validate=validate.Length(max=40)),
                             values=fields.Dict(), validate=validate.Length(max=100), metadata={
         "description": "{<stage>: {required: N}}: promotions into the stage need N approved "
@@ -125,6 +128,7 @@ class ModelSchema(ma.Schema):
     production_requires_admin = fields.Boolean()
     on_degraded = fields.String()
     approvals = fields.Dict(keys=fields.String(), values=fields.Dict())
+    on_alert = fields.String()
     created_at = fields.String(metadata=TIME)
     updated_at = fields.String(metadata=TIME)
 

@@ -127,6 +127,10 @@ class MoveOutSchema(ma.Schema):
     reason = fields.String(allow_none=True)
     forced = fields.Boolean()
     evaluation_id = fields.Integer(allow_none=True)
+    converged_at = fields.String(allow_none=True, metadata={
+        **TIME, "description": "when every deployment target following the stage first "
+                               "reported serving this move's version"})
+    converged_s = fields.Float(allow_none=True, metadata={"description": "seconds from the move"})
 
 
 class HistorySchema(ma.Schema):

@@ -5,7 +5,8 @@ import logging
 
 import click
 
-from registry.cli import approvals, database, events, processes, reports, stages, versions
+from registry.cli import (approvals, database, deployments, events, processes, reports, stages,
+                          versions)
 
 # retries, job bookkeeping and applied migrations: details, not news
 QUIET_LOGGERS = ("urllib3", "apscheduler", "peewee.migrations")
@@ -28,7 +29,8 @@ def main(verbose: bool) -> None:
 COMMANDS = (processes.serve, processes.worker, processes.config, database.db, database.tokens,
             database.audit, database.artifacts, database.backup, database.restore,
             versions.models, versions.versions, stages.stage_group, stages.promote, stages.rollback, stages.status,
-            stages.history, stages.download, approvals.requests_group, events.events, events.webhooks, reports.reports,
+            stages.history, stages.download, approvals.requests_group,
+            deployments.deployments, deployments.agent, events.events, events.webhooks, reports.reports,
             reports.schedules)
 for command in COMMANDS:
     main.add_command(command)

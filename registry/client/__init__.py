@@ -14,6 +14,7 @@ from registry.client.errors import (BadRequest, ChecksumMismatch, Conflict,  # n
                                     CriteriaNotMet, Forbidden, ModelyardError, NotFound,
                                     PreconditionFailed, ServerError, Unauthorized)
 from registry.client.approvals import ApprovalsAPI
+from registry.client.deployments import DeploymentsAPI
 from registry.client.events import EventsAPI
 from registry.client.files import FilesAPI
 from registry.client.models import ModelsAPI
@@ -21,7 +22,8 @@ from registry.client.stages import StagesAPI
 from registry.client.transport import DEFAULT_URL, Transport, client_settings  # noqa: F401
 
 
-class Client(FilesAPI, StagesAPI, ApprovalsAPI, ModelsAPI, EventsAPI, Transport):
+class Client(FilesAPI, StagesAPI, ApprovalsAPI, DeploymentsAPI, ModelsAPI, EventsAPI,
+             Transport):
     """A Modelyard API client; safe to share between threads of one process.
 
     GET, PUT and DELETE are retried on resets and 429/502/503/504 (honouring Retry-After); a

@@ -9,6 +9,7 @@ from registry.console.blueprint import NUMBER, REPORT_ID, blp, page
 from registry.report_formats import report_html, trend_chart
 from registry.services import approvals as approval_service
 from registry.services import criteria as criteria_service
+from registry.services import deployments as deployment_service
 from registry.services import events as event_service
 from registry.services import evaluations as evaluation_service
 from registry.services import fleet as fleet_service
@@ -61,6 +62,7 @@ def model_page(model):
     overview = report_service.model_overview(model, days=30, trend_points=30)
     return page("model.html", model=view, stages=stage_catalog.list_stages(model)["items"],
                 requests=approval_service.list_requests(model, status="open").items,
+                targets=deployment_service.list_targets(model),
                 criteria=criteria, metrics=_criteria_metrics(criteria), versions=versions,
                 order_by=order, filter_text=filter_text, overview=overview,
                 charts=[Markup(trend_chart(line)) for line in overview["trend"]],

@@ -47,6 +47,16 @@ PROMOTION_EXPIRED = EventType("promotion.expired", "A promotion request passed `
                               "ttl_hours` unapproved.")
 PROMOTION_STALE = EventType("promotion.stale", "A request's last approval found the stage moved "
                             "since the request was made; nothing was promoted.")
+DEPLOYMENT_REPORTED = EventType("deployment.reported", "A deployment target reported a new "
+                                "version or state (heartbeats are not events).")
+DEPLOYMENT_CONVERGED = EventType("deployment.converged", "Every target following a stage serves its "
+                                 "holder after a move; `data` has `stage`, `version`, `move_seq`, "
+                                 "`seconds`.")
+DEPLOYMENT_LAGGING = EventType("deployment.lagging", "A target has not converged deploy."
+                               "converge_timeout_s after a move, or was silent deploy."
+                               "stale_after_s; once per move and target.")
+ALERT_RECEIVED = EventType("alert.received", "A monitoring alert about a model arrived; `data."
+                           "action` says what the model's on_alert policy did.")
 REPORT_GENERATED = EventType("report.generated", "A manager report was stored; `data` has its "
                              "summary and a link to its page.")
 TOKEN_CREATED = EventType("token.created", "An API token was created.")

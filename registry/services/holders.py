@@ -131,7 +131,10 @@ def _move_view(move: StageMove) -> dict:
     return {"seq": move.id, "at": rfc3339(move.at), "stage": move.stage,
             "from_version": move.from_version, "to_version": move.to_version,
             "action": move.action, "actor": move.actor, "reason": move.reason,
-            "forced": move.forced, "evaluation_id": move.evaluation_id}
+            "forced": move.forced, "evaluation_id": move.evaluation_id,
+            "converged_at": rfc3339(move.converged_at),
+            "converged_s": round((move.converged_at - move.at).total_seconds(), 3)
+            if move.converged_at else None}
 
 
 def stage_history(model_name: str, *, stage: str | None = None, limit: int = 50,

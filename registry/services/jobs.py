@@ -21,7 +21,8 @@ from registry.models import JobRun
 from registry.services.timefmt import rfc3339, utcnow
 
 log = logging.getLogger(__name__)
-JOBS = ("reevaluate", "report", "artifacts_gc", "db_analyze", "expire_requests")
+JOBS = ("reevaluate", "report", "artifacts_gc", "db_analyze", "expire_requests",
+        "check_deployments")
 ERROR_CHARS = 4000
 
 

@@ -46,6 +46,7 @@ def model_views(models: list[RegisteredModel]) -> list[dict]:
         "production_requires_admin": model.production_requires_admin,
         "on_degraded": model.on_degraded,
         "approvals": model.approvals or {},
+        "on_alert": model.on_alert or "notify",
         "created_at": rfc3339(model.created_at),
         "updated_at": rfc3339(model.updated_at),
     } for model in models]
@@ -100,15 +101,18 @@ def list_models(*, q: str | None = None, tags: dict[str, str] | None = None,
 
 def update_model(name: str, *, actor: str, description: str | None = None,
                  tags: dict | None = None, production_requires_admin: bool | None = None,
-                 on_degraded: str | None = None, approvals: dict | None = None, is_admin: bool,
+                 on_degraded: str | None = None, approvals: dict | None = None,
+                 on_alert: str | None = None, is_admin: bool,
                  now: dt.datetime | None = None) -> dict:
     """Change the description, merge tags (None removes a key) and, for an admin, the settings
     that decide who or what moves production: whether production moves need an admin, whether
     the scheduler rolls back a degraded production version (`on_degraded`), and how many
-    approvals a promotion into each stage needs (`approvals`, merged per stage; 0 removes).
+    approvals a promotion into each stage needs (`approvals`, merged per stage; 0 removes), and
+    whether a firing alert rolls a stage back (`on_alert`).
     Raises ModelNotFound, Forbidden, InvalidInput (an approval policy for an unknown stage)."""
     for name_, value in (("production_requires_admin", production_requires_admin),
-                         ("on_degraded", on_degraded), ("approvals", approvals)):
+                         ("on_degraded", on_degraded), ("approvals", approvals),
+                         ("on_alert", on_alert)):
         if value is not None and not is_admin:
             raise Forbidden(f"{name_} is changed by an admin", required_role="admin")
     now = now or utcnow()
@@ -116,7 +120,10 @@ def update_model(name: str, *, actor: str, description: str | None = None,
         model = find_model(name, for_update=True)
         before = {"description": model.description, "tags": load_tags(ModelTag, [model.id]).get(
             model.id, {}), "production_requires_admin": model.production_requires_admin,
-            "on_degraded": model.on_degraded, "approvals": model.approvals or {}}
+            "on_degraded": model.on_degraded, "approvals": model.approvals or {},
+            "on_alert": model.on_alert or "notify"}
+        if on_alert is not None:
+            model.on_alert = on_alert
         if approvals is not None:
             model.approvals = merged_policy(model.approvals or {},
                                             validate_policy(approvals, stage_names(model)))
@@ -134,6 +141,7 @@ def update_model(name: str, *, actor: str, description: str | None = None,
                      data={"description": description, "tags": tags or {},
                            "production_requires_admin": production_requires_admin,
                            "on_degraded": on_degraded, "approvals": approvals,
+                           "on_alert": on_alert,
                            "before": before}, now=now)
     return view
 

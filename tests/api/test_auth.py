@@ -12,7 +12,7 @@ ADMIN_SEED = "seeded-admin-token-0123456789abcdefghij"
 ROLES = ("viewer", "editor", "deployer", "admin")
 SAMPLE = {"model": "m", "version": "1", "stage": "production", "path": "a.bin",
           "webhook_id": "1", "delivery_id": "1", "token_id": "999", "report_id": "1",
-          "request_id": "1",
+          "request_id": "1", "target": "eu-1",
           "job": "reevaluate"}
 
 

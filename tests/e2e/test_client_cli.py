@@ -234,7 +234,8 @@ def test_every_cli_command_family_against_the_server(server, tmp_path, httpserve
     ok("reports", "show", str(report["id"]), "--format", "html", "--output", str(page))
     assert "<svg" in page.read_text() or "family" in page.read_text()
     assert {s["job"] for s in ok("schedules")} == {"reevaluate", "report", "artifacts_gc",
-                                                   "db_analyze", "expire_requests"}
+                                                   "db_analyze", "expire_requests",
+                                                   "check_deployments"}
     ok("webhooks", "delete", str(hook["id"]))
     assert ok("webhooks", "list") == []
 

@@ -318,3 +318,19 @@ def test_requesting_and_approving_a_promotion_in_the_console(server, open_page):
     cy.locator("#requests").get_by_role("button", name=re.compile("Approve")).click()
     assert "is now in production" in cy.locator(".flash").inner_text()
     assert api.holder("ledger") == 2
+
+
+def test_the_model_page_shows_what_each_target_serves(server, open_page):
+    api = server["api"]
+    holder = api.holder("fraud")
+    api.call("PUT", "/models/fraud/deployments/eu-1", version=holder, state="serving")
+    api.call("PUT", "/models/fraud/deployments/us-1", version=1, state="failed",
+             detail="health check failed")
+    page = open_page()
+    sign_in(page, server, server["tokens"]["viewer"], "/ui/models/fraud")
+    assert "serving" in page.locator("#targets tr[data-target=eu-1]").inner_text()
+    failed = page.locator("#targets tr[data-target=us-1]").inner_text()
+    assert "failed, behind" in failed and "health check failed" in failed
+    api.call("PUT", "/models/fraud/deployments/us-1", version=holder, state="serving")
+    page.reload()
+    assert "served everywhere" in page.locator("#history li").first.inner_text()
