@@ -333,4 +333,5 @@ def test_the_model_page_shows_what_each_target_serves(server, open_page):
     assert "failed, behind" in failed and "health check failed" in failed
     api.call("PUT", "/models/fraud/deployments/us-1", version=holder, state="serving")
     page.reload()
-    assert "served everywhere" in page.locator("#history li").first.inner_text()
+    newest_production = page.locator("#history li", has_text="production:").first
+    assert "served everywhere" in newest_production.inner_text()

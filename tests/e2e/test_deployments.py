@@ -137,6 +137,14 @@ def test_agents_follow_promotions_and_an_alert_rolls_back(loop, tmp_path):
     wait_for(lambda: [agents.served(t) for t in targets] == ["2"] * 3, "v2 everywhere")
     wait_for(lambda: all(t["converged"] for t in server.api(
         "GET", "/models/fraud/deployments")["items"]), "converged on v2")
+    table = subprocess.run([sys.executable, "-m", "registry", "deployments", "fraud"],
+                           env={**os.environ, "MODELYARD_URL": server.url,
+                                "MODELYARD_TOKEN": ADMIN}, capture_output=True, text=True,
+                           timeout=60).stdout.splitlines()
+    assert table[0].split()[:7] == ["MODEL", "TARGET", "STAGE", "DESIRED", "SERVING", "STATE",
+                                    "CONVERGED"]
+    assert [row.split()[1:7] for row in table[1:]] == [
+        [target, "production", "2", "2", "serving", "yes"] for target in targets]
 
     outcome = server.api("POST", "/alerts/alertmanager", **_alertmanager("precision -12%"))
     assert outcome["results"][0]["rollback"] == {"from_version": 2, "to_version": 1}
