@@ -8,8 +8,6 @@ from marshmallow import fields, validate
 
 from registry.api.context import current_actor
 from registry.api.schemas import MAX_INT, TIME, Strict, _text, held_stage
-from registry.domain.errors import DomainError, InvalidInput
-from registry.domain.names import MODEL_NAME
 from registry.services import alerts as alert_service
 from registry.services import deployments as deployment_service
 
@@ -54,9 +52,6 @@ class TargetArgs(Strict):
 @blp.response(200, DeploymentTargetSchema)
 def report(body, model, target):
     """What the target serves now; the same version and state again is a heartbeat."""
-    if not MODEL_NAME.match(target):
-        raise InvalidInput("target names follow the model-name pattern",
-                           errors={"target": ["letters, digits, '.', '_' and '-'"]})
     return deployment_service.report(model, target, actor=current_actor(), **body)
 
 
@@ -139,19 +134,5 @@ def alertmanager(body):
     """Alertmanager's webhook (payload version 4): each alert labelled `model` (and `stage`,
     default production) is handled as by /models/{model}/alerts; others are listed as
     ignored. Always 200 so Alertmanager does not resend what was handled."""
-    results = []
-    for alert in body["alerts"]:
-        labels = alert["labels"]
-        model, name = labels.get("model"), labels.get("alertname", "alert")
-        if not model:
-            results.append({"alert": name, "ignored": "no `model` label"})
-            continue
-        try:
-            results.append(alert_service.receive_alert(
-                model, store=_store(), name=name, status=alert["status"],
-                stage=labels.get("stage", "production"), fingerprint=alert["fingerprint"],
-                starts_at=alert["startsAt"], summary=alert["annotations"].get("summary")))
-        except DomainError as exc:
-            results.append({"alert": name, "model": model, "ignored": exc.detail})
-    return {"results": results}
+    return {"results": alert_service.receive_alertmanager(body["alerts"], store=_store())}
 

@@ -96,7 +96,7 @@ def request_promotion(model, number):
     require(MOVER)
     try:
         done = approval_service.request_promotion(
-            model, number, stage=_stage(), reason=request.form.get("reason", "").strip() or "-",
+            model, number, stage=_stage(), reason=request.form.get("reason", "").strip(),
             actor=g.actor, subject=g.subject,
             ttl_hours=current_app.config["MODELYARD"]["approvals"]["ttl_hours"])
     except CriteriaNotMet as refused:
@@ -119,10 +119,8 @@ def promote(model, number):
     """Promote if the stage still has the holder the preview showed; forcing needs an admin
     and a reason."""
     require(MOVER)
-    force = request.form.get("force") == "on"
+    force = request.form.get("force") == "on"  # the service refuses it without admin
     reason = request.form.get("reason", "").strip() or None
-    if force:
-        require("admin")
     try:
         done, _ = stage_service.promote(model, number, stage=_stage(), reason=reason, force=force,
                                         precondition=_expected(), **_mover())

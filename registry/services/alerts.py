@@ -13,7 +13,7 @@ import logging
 
 from registry.db import write_transaction
 from registry.domain import events
-from registry.domain.errors import DomainError
+from registry.domain.errors import DomainError, InvalidInput
 from registry.models import AlertReceipt
 from registry.services.evaluations import verdicts_since_taking_stage
 from registry.services.events import append_event
@@ -26,6 +26,7 @@ from registry.storage import ArtifactStore
 
 log = logging.getLogger(__name__)
 REASON_CHARS = 1000
+NAME_CHARS = 256  # alert names and fingerprints are stored in columns of this width
 
 
 def _decide(model, stage: str, status: str) -> tuple[str, int | None]:
@@ -51,9 +52,14 @@ def receive_alert(model_name: str, *, name: str, status: str, store: ArtifactSto
     firing alert under `rollback` rolls the stage back (actor `alert:<name>`, reason the
     summary) in its own transaction after the record, as a compare-and-set on the holder the
     alert was about. Returns what happened; `duplicate` when this notification was handled
-    before. Raises ModelNotFound, UnknownStage."""
+    before. Raises ModelNotFound, UnknownStage, InvalidInput (a name or fingerprint longer than
+    NAME_CHARS)."""
     now = now or utcnow()
     fingerprint = fingerprint or name
+    for field, value in (("name", name), ("fingerprint", fingerprint)):
+        if not value or len(value) > NAME_CHARS:
+            raise InvalidInput(f"an alert's {field} has 1 to {NAME_CHARS} characters",
+                               errors={field: [f"1 to {NAME_CHARS} characters"]})
     with write_transaction():
         model = find_model(model_name, for_update=True)
         stage_rule(model, stage)
@@ -73,6 +79,32 @@ def receive_alert(model_name: str, *, name: str, status: str, store: ArtifactSto
     if from_version is not None:
         outcome["rollback"] = _roll_back(model_name, stage, name, summary, from_version, store)
     return outcome
+
+
+def receive_alertmanager(alerts: list[dict], *, store: ArtifactStore,
+                         now: dt.datetime | None = None) -> list[dict]:
+    """Alertmanager's alerts (webhook payload version 4), each handled by receive_alert with
+    its labels `alertname`, `model` and `stage` (default production), its `summary` annotation,
+    `startsAt` and `fingerprint`. An alert without a `model` label, or one the registry refuses
+    (an unknown model or stage, a name too long), is listed as ignored with why: one bad alert
+    never stops the others, and Alertmanager must not resend what was handled."""
+    results = []
+    for alert in alerts:
+        labels = alert.get("labels") or {}
+        model, name = labels.get("model"), labels.get("alertname", "alert")
+        if not model:
+            results.append({"alert": name, "ignored": "no `model` label"})
+            continue
+        try:
+            results.append(receive_alert(
+                model, store=store, name=name, status=alert["status"],
+                stage=labels.get("stage", "production"), fingerprint=alert.get("fingerprint"),
+                starts_at=alert.get("startsAt", ""),
+                summary=(alert.get("annotations") or {}).get("summary"), now=now))
+        except DomainError as refused:
+            results.append({"alert": name[:NAME_CHARS], "model": model[:NAME_CHARS],
+                            "ignored": refused.detail})
+    return results
 
 
 def _roll_back(model_name: str, stage: str, name: str, summary: str | None, from_version: int,

@@ -17,7 +17,8 @@ from peewee import IntegrityError
 from registry.db import write_transaction
 from registry.domain import events
 from registry.domain.approvals import OPEN, check_can_approve
-from registry.domain.errors import Conflict, CriteriaNotMet, Forbidden, RequestNotFound
+from registry.domain.errors import (Conflict, CriteriaNotMet, Forbidden, InvalidInput,
+                                    RequestNotFound)
 from registry.domain.stages import Holding, check_promotable
 from registry.models import Approval, ModelVersion, PromotionRequest, RegisteredModel
 from registry.services.evaluations import evaluate_row, save_evaluation
@@ -58,9 +59,13 @@ def request_promotion(model_name: str, number: int, *, stage: str, reason: str, 
 
     The version must be promotable and pass the stage's criteria now; that evaluation is
     stored with the request, with the holder the request saw. The request and the event
-    `promotion.requested` commit together. Raises ModelNotFound, VersionNotFound, UnknownStage,
-    Conflict (the stage needs no approval), StageConflict, CriteriaNotMet (with the evaluation).
+    `promotion.requested` commit together. Raises InvalidInput (no reason), ModelNotFound,
+    VersionNotFound, UnknownStage, Conflict (the stage needs no approval), StageConflict,
+    CriteriaNotMet (with the evaluation).
     """
+    if not reason.strip():
+        raise InvalidInput("say why: the approvers read the reason",
+                           errors={"reason": ["required"]})
     now = now or utcnow()
     with write_transaction():
         model = find_model(model_name, for_update=True)

@@ -13,7 +13,8 @@ from peewee import IntegrityError
 
 from registry.db import write_transaction
 from registry.domain import events
-from registry.domain.errors import NotFound
+from registry.domain.errors import InvalidInput, NotFound
+from registry.domain.names import MODEL_NAME
 from registry.models import (DeploymentNotice, DeploymentTarget, ModelVersion, RegisteredModel,
                              StageHolder, StageMove)
 from registry.services.events import append_event
@@ -70,7 +71,10 @@ def report(model_name: str, target: str, *, stage: str, version: int | None, sta
     """Record what `target` serves. A new version or state is the event `deployment.reported`;
     the same one again is a heartbeat (only `last_seen` changes). Then, under the model's lock,
     the stage's newest move is checked for convergence. Raises ModelNotFound, UnknownStage,
-    VersionNotFound."""
+    VersionNotFound, InvalidInput (a target name that does not follow the model-name pattern)."""
+    if not MODEL_NAME.match(target):
+        raise InvalidInput("target names follow the model-name pattern",
+                           errors={"target": ["letters, digits, '.', '_' and '-', at most 128"]})
     now = now or utcnow()
     with write_transaction():
         model = find_model(model_name, for_update=True)

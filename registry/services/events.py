@@ -65,14 +65,19 @@ def event_view(event: Event) -> dict:
             "data": event.data}
 
 
+def _matching(*, model: str | None, type_: str | None, stage: str | None):
+    """Events, filtered by whichever of model, type and stage are given."""
+    query = Event.select()
+    for column, value in ((Event.model, model), (Event.type, type_), (Event.stage, stage)):
+        if value:
+            query = query.where(column == value)
+    return query
+
+
 def recent_events(*, model: str | None = None, type_: str | None = None,
                   limit: int = 50) -> list[dict]:
     """The newest events first (for people; programs follow `list_events` in seq order)."""
-    query = Event.select()
-    if model:
-        query = query.where(Event.model == model)
-    if type_:
-        query = query.where(Event.type == type_)
+    query = _matching(model=model, type_=type_, stage=None)
     return [event_view(row) for row in query.order_by(Event.seq.desc()).limit(limit)]
 
 
@@ -84,13 +89,7 @@ def list_events(*, after: int = 0, model: str | None = None, type_: str | None =
     """
     deadline = time.monotonic() + wait_s
     while True:
-        query = Event.select().where(Event.seq > after)
-        if model:
-            query = query.where(Event.model == model)
-        if type_:
-            query = query.where(Event.type == type_)
-        if stage:
-            query = query.where(Event.stage == stage)
+        query = _matching(model=model, type_=type_, stage=stage).where(Event.seq > after)
         rows = list(query.order_by(Event.seq).limit(limit))
         remaining = deadline - time.monotonic()
         if rows or remaining <= 0:

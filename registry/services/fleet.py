@@ -12,9 +12,6 @@ from registry.services.models import list_models
 from registry.services.pages import Page
 from registry.services.timefmt import rfc3339
 
-STATUSES = ("passing", "degraded", "failing", "not_evaluated", "no_production")
-
-
 def _newest_moves(model_ids: list[int]) -> dict[tuple[int, str], StageMove]:
     """(model id, stage) -> the stage's newest move: the one that put its holder there."""
     newest = (StageMove.select(fn.MAX(StageMove.id)).where(StageMove.model.in_(model_ids))
@@ -64,7 +61,8 @@ def _move_view(move: StageMove | None) -> dict | None:
 
 def fleet(*, q: str | None = None, tags: dict[str, str] | None = None, limit: int = 1000,
           cursor: str | None = None) -> Page:
-    """Models by name (filtered like list_models) with `status` (STATUSES), `holders` (every
+    """Models by name (filtered like list_models) with `status` (passing, degraded, failing,
+    not_evaluated or no_production), `holders` (every
     held stage in stage order with version, since, and the move that put it there) and
     `last_move`. Raises InvalidInput for a bad cursor."""
     page = list_models(q=q, tags=tags, limit=limit, cursor=cursor)

@@ -41,7 +41,7 @@ def reevaluate_model(name: str, *, store: ArtifactStore, now: dt.datetime | None
     when the model is gone.
     """
     now = now or utcnow()
-    outcome: dict = {"model": name, "evaluations": {}, "degraded": False, "degraded_stages": []}
+    outcome: dict = {"model": name, "evaluations": {}, "degraded": False}
     rollbacks_due = []
     with write_transaction():
         model = find_model(name, for_update=True)
@@ -59,16 +59,13 @@ def reevaluate_model(name: str, *, store: ArtifactStore, now: dt.datetime | None
                 rollbacks_due.append(view)
             if not earlier or earlier[0]:
                 outcome["degraded"] = True
-                outcome["degraded_stages"].append(stage)
                 append_event(events.PRODUCTION_DEGRADED if stage == "production"
                              else events.STAGE_DEGRADED, actor=SCHEDULER, model=model.name,
                              version=holder.version, now=now, stage=stage,
                              data={"stage": stage, "version": holder.version,
                                    "on_degraded": policy, "rolling_back": rolling_back,
                                    "failed": _failures(view), "evaluation": view})
-    rolled = [_roll_back(name, view, store=store) for view in rollbacks_due]
-    if rolled:
-        outcome["rollback"], outcome["rollbacks"] = rolled[0], rolled  # production's first
+    outcome["rollbacks"] = [_roll_back(name, view, store=store) for view in rollbacks_due]
     return outcome
 
 
@@ -121,7 +118,7 @@ def reevaluate_all(*, store: ArtifactStore, now: dt.datetime | None = None) -> d
             summary["failing"].append(name)
         if outcome["degraded"]:
             summary["degraded"].append(name)
-        for rolled in outcome.get("rollbacks", []):
+        for rolled in outcome["rollbacks"]:
             key = "rollback_failed" if "error" in rolled else "rolled_back"
             summary[key].append({"model": name, **rolled})
     return summary

@@ -125,6 +125,13 @@ def test_alertmanager_payloads(client):
     assert results[0]["rollback"] == {"from_version": 2, "to_version": 1}
     assert results[1]["ignored"] == "no `model` label"
     assert "does not exist" in results[2]["ignored"]
+    long_name = {**body["alerts"][0], "labels": {"alertname": "x" * 300, "model": "fraud"},
+                 "fingerprint": "f4"}
+    [too_long] = client.post("/api/v1/alerts/alertmanager",
+                             json={"alerts": [long_name]}).json["results"]
+    assert "1 to 256 characters" in too_long["ignored"]
+    assert_problem(client.post("/api/v1/models/fraud/alerts",
+                               json={"name": "x" * 300, "status": "firing"}), 422)
     again = client.post("/api/v1/alerts/alertmanager", json=body).json["results"]
     assert again[0]["duplicate"] is True
     assert client.get("/api/v1/models/fraud/production").json["version"] == 1
