@@ -7,11 +7,11 @@ from flask import Response, current_app, json, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from registry.api.context import caller
+from registry.api.context import caller, current_actor
 from registry.api.criteria import EvaluationSchema
-from registry.api.context import current_actor
 from registry.api.schemas import (MAX_INT, ON_DEGRADED, TIME, PageArgs, Strict, _text,
                                   held_stage, instant)
+from registry.domain.names import IMPORT_SOURCE
 from registry.services import holders as holder_service
 from registry.services import stage_catalog
 from registry.services import stages as stage_service
@@ -66,6 +66,9 @@ class MoveSchema(Strict):
 class PromoteSchema(MoveSchema):
     version = _version(required=True)
     force = fields.Boolean(load_default=False)
+    imported_from = fields.String(validate=validate.Regexp(IMPORT_SOURCE), metadata={
+        "description": "a move brought over from another registry (e.g. `mlflow`): recorded "
+                       "with actor `import:<source>`; needs `force`, a reason and the admin role"})
 
 
 class RollbackSchema(MoveSchema):
@@ -168,7 +171,7 @@ def promote(body, model):
     return _answer(stage_service.promote(
         model, body["version"], stage=body["stage"], reason=body.get("reason"),
         force=body["force"], dry_run=body["dry_run"], precondition=_precondition(body),
-        **caller(idempotent=True)))
+        imported_from=body.get("imported_from"), **caller(idempotent=True)))
 
 
 @blp.route("/rollback", methods=["POST"])

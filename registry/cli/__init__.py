@@ -5,8 +5,8 @@ import logging
 
 import click
 
-from registry.cli import (approvals, database, deployments, events, processes, reports, stages,
-                          versions)
+from registry.cli import (approvals, database, deployments, events, imports, processes, reports,
+                          stages, versions)
 
 # retries, job bookkeeping and applied migrations: details, not news
 QUIET_LOGGERS = ("urllib3", "apscheduler", "peewee.migrations")
@@ -31,6 +31,6 @@ COMMANDS = (processes.serve, processes.worker, processes.config, database.db, da
             versions.models, versions.versions, stages.stage_group, stages.promote, stages.rollback, stages.status,
             stages.history, stages.download, approvals.requests_group,
             deployments.deployments, deployments.agent, events.events, events.webhooks, reports.reports,
-            reports.schedules)
+            reports.schedules, imports.import_group)
 for command in COMMANDS:
     main.add_command(command)

@@ -29,10 +29,13 @@ class StagesAPI:
     def promote(self, model: str, version: int, *, stage: str = "production",
                 reason: str | None = None, force: bool = False, dry_run: bool = False,
                 expected_current_version: int | None | EllipsisType = ...,
-                idempotency_key: str | None = None) -> dict:
+                idempotency_key: str | None = None, imported_from: str | None = None) -> dict:
         """Promote if the version meets the stage's criteria; raises CriteriaNotMet (with the
-        evaluation), PreconditionFailed when `expected_current_version` is stale, Conflict."""
+        evaluation), PreconditionFailed when `expected_current_version` is stale, Conflict.
+        `imported_from` (with force and a reason) records a move another registry made."""
         body = {"version": int(version), "stage": stage, "force": force, "dry_run": dry_run}
+        if imported_from:
+            body["imported_from"] = imported_from
         if reason:
             body["reason"] = reason
         if expected_current_version is not ...:

@@ -57,7 +57,8 @@ def promote(model_name: str, number: int, *, stage: str = "production", actor: s
             reason: str | None = None, force: bool = False, dry_run: bool = False,
             precondition: Precondition = Precondition(), idempotency_key: str | None = None,
             idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S, is_admin: bool,
-            now: dt.datetime | None = None) -> tuple[dict, bool]:
+            imported_from: str | None = None, now: dt.datetime | None = None
+            ) -> tuple[dict, bool]:
     """Move a ready version into a stage (built-in or declared) if it meets its criteria.
 
     Under the model's lock: checks the precondition, evaluates the version (baselines: the
@@ -69,26 +70,35 @@ def promote(model_name: str, number: int, *, stage: str = "production", actor: s
     UnknownStage, StageConflict (not ready, already there), StaleVersion, CriteriaNotMet (with
     the evaluation), InvalidInput (force without reason), IdempotencyMismatch, Forbidden
     (`force`, or a stage that requires the admin role, without `is_admin`).
+
+    `imported_from` records a move brought over from another registry: it needs `force`, and
+    the history row and event name `import:<source>` as the actor, the event's `imported_by`
+    the caller.
     """
     if force and not is_admin:
         raise Forbidden("a forced promotion needs the admin role", required_role="admin")
     if force and not reason:
         raise InvalidInput("a forced promotion needs a reason", errors={"reason": ["required with force"]})
+    if imported_from and not force:
+        raise InvalidInput("an imported move states what another registry holds; it needs force",
+                           errors={"force": ["required with imported_from"]})
+    importer = {"imported_by": actor} if imported_from else {}
+    actor = f"import:{imported_from}" if imported_from else actor
     mover = Mover(actor, is_admin, idempotency_key, idempotency_ttl_s)
     now = now or utcnow()
     request = {"version": number, "stage": stage, "reason": reason, "force": force,
-               "precondition": precondition.__dict__}
+               "precondition": precondition.__dict__, **importer}
     with write_transaction():
         model = find_model(model_name, for_update=True)
         steps = partial(_promote_locked, model, number, stage, mover, reason=reason, force=force,
-                        dry_run=dry_run, precondition=precondition, now=now)
+                        dry_run=dry_run, precondition=precondition, now=now, extra=importer)
         return _once(steps, f"{actor}:promote:{model.name}", request, mover, dry_run=dry_run,
                      now=now)
 
 
 def _promote_locked(model: RegisteredModel, number: int, stage: str, mover: Mover, *,
                     reason: str | None, force: bool, dry_run: bool, precondition: Precondition,
-                    now: dt.datetime) -> dict:
+                    now: dt.datetime, extra: dict) -> dict:
     """The promotion's steps, under the model's lock."""
     _check_access(model, stage, mover)
     bypassing = _check_approvals(model, stage, force=force)
@@ -112,7 +122,7 @@ def _promote_locked(model: RegisteredModel, number: int, stage: str, mover: Move
                                "previous_version": answer["previous_version"], "forced": force,
                                "reason": reason, "evaluation_id": evaluation["id"],
                                "production_version": _production_after(model, stage, number),
-                               **({"bypassed_approval": True} if bypassing else {})})
+                               **({"bypassed_approval": True} if bypassing else {}), **extra})
     return {**answer, "event_seq": event.seq}
 
 

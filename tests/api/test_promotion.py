@@ -191,3 +191,23 @@ def test_the_readme_worked_example(backend):
                        json={"reason": "INC-312: false positives doubled",
                              "expected_current_version": 2}).json
     assert (back["version"], back["rolled_back_version"]) == (1, 2)
+
+
+def test_an_imported_move_names_the_source_registry_as_actor(client):
+    create_model(client)
+    put_criteria(client, production=[ACCURACY])
+    ready_version(client, metrics={"accuracy": 0.8})
+    body = assert_problem(promote(client, version=1, reason="held Production in MLflow",
+                                  imported_from="mlflow"), 422)
+    assert "force" in body["errors"]
+    assert "imported_from" in assert_problem(promote(
+        client, version=1, force=True, reason="r", imported_from="MLflow!"), 422)["errors"]
+    assert client.get("/api/v1/models/fraud/history").json["items"] == []
+    done = promote(client, version=1, force=True, reason="held Production in MLflow",
+                   imported_from="mlflow")
+    assert done.status_code == 200, done.json
+    move = client.get("/api/v1/models/fraud/history").json["items"][0]
+    assert (move["actor"], move["forced"], move["reason"]) == (
+        "import:mlflow", True, "held Production in MLflow")
+    event = _events(client, "model.promoted")[-1]
+    assert (event["actor"], event["data"]["imported_by"]) == ("import:mlflow", "anonymous")

@@ -8,57 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.e2e.conftest import free_port
-
-ADMIN = "deployments-admin-token-0123456789abcdef"
-
-
-class Server:
-    """`modelyard serve` that a test may SIGKILL and start again on the same port and data."""
-
-    def __init__(self, data: Path) -> None:
-        self.port, self.data = free_port(), data
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "MODELYARD_AUTH_ENABLED": "true", "MODELYARD_ADMIN_TOKEN": ADMIN,
-               "MODELYARD_CONFIG": "", "DATABASE_URL": "",
-               "MODELYARD_SCHEDULE_RUN_IN_SERVE": "false"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "registry", "serve", "--port", str(self.port), "--data-dir",
-             str(self.data)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        wait_for(lambda: requests.get(f"{self.url}/healthz", timeout=2).ok, "server up")
-
-    def kill(self, signum=signal.SIGKILL) -> None:
-        os.killpg(self.process.pid, signum)
-        self.process.wait(30)
-
-    def api(self, method: str, path: str, **body):
-        answer = requests.request(method, f"{self.url}/api/v1{path}", json=body or None,
-                                  headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30)
-        assert answer.status_code < 300, (path, answer.status_code, answer.text)
-        return answer.json() if answer.content else None
-
-
-def wait_for(check, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (requests.RequestException, OSError, ValueError):
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
-
+from tests.e2e.conftest import ADMIN, Server, wait_for
 
 class Agents:
     def __init__(self, server: Server, root: Path) -> None:
