@@ -42,7 +42,7 @@ class ServerSchema(ma.Schema):
     port = _int(0, 65535)
     data_dir = fields.String(required=True, validate=validate.Length(min=1))
     threads = _int(1, 256)
-    workers = _int(1, 64)
+    workers = _int(0, 64)
     request_timeout_s = _int(1, 3600)
     auto_migrate = fields.Boolean(required=True)
     public_url = fields.String(required=True, validate=validate.Regexp(

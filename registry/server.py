@@ -1,6 +1,7 @@
 """Running the app under gunicorn (gthread) from `modelyard serve`."""
 from __future__ import annotations
 
+import os
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -28,7 +29,8 @@ class _Server(BaseApplication):
         worker = configured(server["request_timeout_s"],
                             self.modelyard_config["api"]["max_json_bytes"])
         settings = {"bind": f"{server['host']}:{server['port']}", "worker_class": worker,
-                    "workers": server["workers"], "threads": server["threads"], "accesslog": "-",
+                    "workers": worker_count(server["workers"]), "threads": server["threads"],
+                    "accesslog": "-",
                     "timeout": 120, "graceful_timeout": 30,
                     # the worker caps a request's head at 64 KiB, and the app answers an overlong
                     # path with a problem; gunicorn's own limit would answer in HTML
@@ -49,6 +51,13 @@ class _Server(BaseApplication):
 
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+MAX_AUTO_WORKERS = 8  # each process has its own database pool: keep PostgreSQL's share sane
+
+
+def worker_count(setting: int) -> int:
+    """`server.workers`, where 0 means one process per CPU core (at most MAX_AUTO_WORKERS):
+    requests are CPU-bound Python, so a second core needs a second process."""
+    return setting or min(os.cpu_count() or 1, MAX_AUTO_WORKERS)
 
 
 def run_server(config: dict) -> None:

@@ -79,3 +79,12 @@ def test_serve_hands_threads_workers_and_limits_to_gunicorn():
     assert issubclass(cfg.worker_class, BufferingWorker)
     assert cfg.worker_class.request_timeout_s == 7
     assert cfg.control_socket_disable and cfg.limit_request_line == 0
+
+
+def test_serve_runs_a_worker_process_per_core_by_default():
+    from registry.config import load_config
+    from registry.server import MAX_AUTO_WORKERS, _Server
+
+    config = load_config({}, environ={})
+    assert config["server"]["workers"] == 0
+    assert _Server(config).cfg.workers == min(os.cpu_count(), MAX_AUTO_WORKERS)

@@ -190,6 +190,9 @@ class VersionCreateSchema(Strict):
     parent_version = fields.Integer(strict=True, allow_none=True,
                                     validate=validate.Range(1, MAX_INT))
     run = fields.Nested(RunSchema, load_default=dict)
+    finalize = fields.Boolean(metadata={
+        "description": "create it ready (and evaluated) at once: for a version whose artifacts "
+                       "live at `source_uri` and need no uploads"})
 
 
 class VersionPatchSchema(Strict):

@@ -40,10 +40,12 @@ class Versions(MethodView):
     @blp.arguments(VersionCreateSchema)
     @blp.response(201, VersionSchema)
     def post(self, body, model):
-        """Register a new version (status `pending`) with its run metadata."""
+        """Register a new version (status `pending`) with its run metadata; with `finalize` and
+        a `source_uri`, ready at once."""
+        finalize = body.pop("finalize", False)
         view, replayed = version_service.register_version(
             model, body, actor=current_actor(), idempotency_key=idempotency_key(),
-            idempotency_ttl_s=idempotency_ttl_s())
+            idempotency_ttl_s=idempotency_ttl_s(), finalize=finalize)
         return view, 201, {"Idempotent-Replayed": "true"} if replayed else {}
 
 

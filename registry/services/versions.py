@@ -125,7 +125,18 @@ def _create_row(model: RegisteredModel, number: int, spec: dict, now: dt.datetim
 
 def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: str,
                     now: dt.datetime) -> dict:
-    """The version's rows in a handful of statements; the view is built from what was written."""
+    """The version's rows in a handful of statements; the view is built from what was written.
+    A `finalize` spec makes it ready in the same transaction."""
+    view = _insert_pending(model, number, spec, actor=actor, now=now)
+    if not spec.get("finalize"):
+        return view
+    from registry.services.artifacts import finalize_version  # artifacts reads views from here
+
+    return finalize_version(model.name, number, actor=actor, now=now)
+
+
+def _insert_pending(model: RegisteredModel, number: int, spec: dict, *, actor: str,
+                    now: dt.datetime) -> dict:
     row = _create_row(model, number, spec, now)
     run = spec.get("run") or {}
     params, metrics, tags = run.get("params") or {}, run.get("metrics") or {}, spec.get("tags") or {}
@@ -143,15 +154,23 @@ def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: s
 
 
 def register_version(model_name: str, spec: dict, *, actor: str, idempotency_key: str | None = None,
-                     idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S,
+                     idempotency_ttl_s: int = idempotency.DEFAULT_TTL_S, finalize: bool = False,
                      now: dt.datetime | None = None) -> tuple[dict, bool]:
     """Create the next version (status `pending`) with its run metadata; returns (view, replayed).
 
     The number comes from the model's counter row, updated (and so locked) in this transaction:
     strictly increasing, gapless, never reused. With an idempotency key the row is locked before
     the key is checked, so racing retries serialise and the later one replays the first answer.
-    Raises ModelNotFound, InvalidInput (bad parent) and IdempotencyMismatch.
+    With `finalize` a version that needs no uploads (a `source_uri`) is made ready and evaluated
+    in the same transaction (one round trip for a training job). Raises ModelNotFound,
+    InvalidInput (bad parent; `finalize` without a `source_uri`) and IdempotencyMismatch.
     """
+    if finalize:
+        if not spec.get("source_uri"):
+            raise InvalidInput("a version created ready needs a source_uri (files are uploaded "
+                               "to a pending version)",
+                               errors={"finalize": ["needs source_uri"]})
+        spec = {**spec, "finalize": True}
     now = now or utcnow()
     with write_transaction():
         if idempotency_key is None:

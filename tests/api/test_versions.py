@@ -107,3 +107,25 @@ def test_unknown_version(client):
     assert_problem(client.get("/api/v1/models/fraud/versions/7"), 404)
     assert_problem(client.get("/api/v1/models/fraud/versions/99999999999999999999"), 404)
     assert_problem(client.get("/api/v1/models/fraud/versions/0"), 404)
+
+
+def test_a_version_with_a_source_uri_is_created_ready_in_one_call(client):
+    create_model(client)
+    refused = client.post("/api/v1/models/fraud/versions", json={"finalize": True})
+    assert refused.status_code == 422 and "finalize" in refused.json["errors"]
+    assert client.get("/api/v1/models/fraud/versions").json["items"] == []
+    before = client.get("/api/v1/events").json["last_seq"]
+    made = client.post("/api/v1/models/fraud/versions", json={
+        "finalize": True, "source_uri": "s3://models/fraud/7", "run": {"metrics": {"auc": 0.9}}},
+        headers={"Idempotency-Key": "train-job-7"})
+    assert made.status_code == 201, made.json
+    assert (made.json["version"], made.json["status"]) == (1, "ready")  # no number was lost
+    assert set(made.json["evaluations"]) == {"staging", "production"}
+    types = [e["type"] for e in client.get(f"/api/v1/events?after={before}").json["items"]]
+    assert types == ["version.created", "version.ready"]
+    again = client.post("/api/v1/models/fraud/versions", json={
+        "finalize": True, "source_uri": "s3://models/fraud/7", "run": {"metrics": {"auc": 0.9}}},
+        headers={"Idempotency-Key": "train-job-7"})
+    assert again.json == made.json and again.headers["Idempotent-Replayed"] == "true"
+    assert client.post("/api/v1/models/fraud/versions", json={
+        "source_uri": "s3://models/fraud/8"}).json["status"] == "pending"
