@@ -2,7 +2,7 @@
 """Registration rate and search latency against a real server (gunicorn, 2 workers, gthread).
 
     python scripts/bench_registry.py [--backend sqlite|postgres|both] [--versions 5000]
-                                     [--clients 8] [--searches 300] [--json]
+                                     [--clients 8] [--searches 300] [--ready N] [--json]
 
 PostgreSQL comes from --pg-url (default: the local test database; its public schema is reset).
 Prints a table (or JSON) with versions/s at N clients and search p50/p99 at the given size.
@@ -51,6 +51,36 @@ def register(url: str, server_pid: int, total: int, clients: int) -> dict:
     with benchlib.cpu_use(server_pid) as cpu, ThreadPoolExecutor(clients) as pool:
         list(pool.map(worker, range(clients)))
     return {"per_s": round(per_client * clients / (time.perf_counter() - started), 1), **cpu}
+
+
+def register_ready(url: str, server_pid: int, total: int, clients: int, models: int) -> dict:
+    """A training job's registration, one call each (`finalize: true` with a `source_uri`):
+    `total` ready versions over `models` models (created first, `ready-0`...) from `clients`
+    concurrent connections; versions/s, per-call p50/p99 and the CPU used."""
+    http = benchlib.session()
+    for index in range(models):
+        http.post(f"{url}/api/v1/models", json={"name": f"ready-{index}"})
+    per_client, timings = total // clients, []
+
+    def worker(index: int) -> list[float]:
+        rng, own = random.Random(index), []
+        with benchlib.session() as session:
+            for step in range(per_client):
+                model = f"ready-{(index * per_client + step) % models}"
+                body = {**_version_body(rng), "finalize": True,
+                        "source_uri": f"s3://models/{model}/{index}-{step}"}
+                started = time.perf_counter()
+                response = session.post(f"{url}/api/v1/models/{model}/versions", json=body)
+                own.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+        return own
+
+    started = time.perf_counter()
+    with benchlib.cpu_use(server_pid) as cpu, ThreadPoolExecutor(clients) as pool:
+        for own in pool.map(worker, range(clients)):
+            timings += own
+    return {"per_s": round(per_client * clients / (time.perf_counter() - started), 1),
+            **benchlib.percentiles(timings), **cpu}
 
 
 def bulk_seed(database_url: str, data_dir: str, total: int, seed: int = 7) -> None:
@@ -106,10 +136,13 @@ def run_backend(name: str, args) -> dict:
     with benchlib.backend_server(name, args.pg_url) as (process, url, data_dir, database_url):
         benchlib.session().post(f"{url}/api/v1/models", json={"name": "bench"}).raise_for_status()
         registration = register(url, process.pid, args.versions, args.clients)
+        ready = {models: register_ready(url, process.pid, args.ready, args.clients, models)
+                 for models in (1, 200)} if args.ready else {}
         benchlib.refresh_statistics(data_dir, database_url)
         latencies = search_latencies(url, args.searches)
     return {"backend": name, "versions": args.versions, "clients": args.clients,
             "registrations_per_s": registration["per_s"], "registration_cpu": registration,
+            "ready_one_model": ready.get(1), "ready_200_models": ready.get(200),
             "search_p50_ms": round(latencies["p50_ms"], 2),
             "search_p99_ms": round(latencies["p99_ms"], 2)}
 
@@ -120,6 +153,8 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=5000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--searches", type=int, default=300)
+    parser.add_argument("--ready", type=int, default=0, help="also register this many ready "
+                        "versions in one call each, on one model and over 200 models")
     parser.add_argument("--pg-url", default=benchlib.DEFAULT_PG_URL)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     results = benchlib.results_per_backend(parser.parse_args(), run_backend)

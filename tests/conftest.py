@@ -122,3 +122,12 @@ def s3_endpoint():
     host, port = server.get_host_and_port()
     yield f"{host}:{port}"
     server.stop()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Installing MLflow's own environment takes minutes: when this run will need it, start
+    it now, beside the other tests, rather than when the import tests reach it."""
+    if any(item.path.name == "test_import_mlflow.py" for item in items):
+        from tests.e2e.mlflow_server import prepare_in_background
+
+        prepare_in_background()

@@ -85,19 +85,26 @@ def finalize_version(model_name: str, number: int, *, actor: str,
         model = find_model(model_name, for_update=True)
         row = find_version(model, number, for_update=True)
         if row.status == "pending":
-            files = [file_view(entry) for entry in
-                     VersionFile.select().where(VersionFile.version == row).order_by(VersionFile.path)]
-            if not files and not row.source_uri:
-                raise InvalidInput(f"version {number} of '{model_name}' has no files and no "
-                                   "source_uri", errors={"files": ["upload at least one file"]})
-            row.status, row.updated_at = "ready", now
-            row.save()
-            evaluations = evaluate_for_all_stages(model, row, trigger="finalize", actor=actor,
-                                                  now=now)
-            append_event(events.VERSION_READY,
-                         actor=actor, model=model.name, version=number, now=now,
-                         data={"files": files, "evaluations": evaluations})
+            append_event(**make_ready(model, row, actor=actor, now=now))
         return version_views([row], {model.id: model.name})[0]
+
+
+def make_ready(model: RegisteredModel, row: ModelVersion, *, actor: str,
+               now: dt.datetime) -> dict:
+    """Mark a pending version (locked by the caller) ready and evaluate it; returns the
+    `version.ready` event's arguments, for the caller to append last in its transaction.
+    Raises InvalidInput when it has no files and no source_uri."""
+    files = [file_view(entry) for entry in
+             VersionFile.select().where(VersionFile.version == row).order_by(VersionFile.path)]
+    if not files and not row.source_uri:
+        raise InvalidInput(f"version {row.version} of '{model.name}' has no files and no "
+                           "source_uri", errors={"files": ["upload at least one file"]})
+    row.status, row.updated_at = "ready", now
+    row.save()
+    evaluations = evaluate_for_all_stages(model, row, trigger="finalize", actor=actor, now=now)
+    return {"type_": events.VERSION_READY, "actor": actor, "model": model.name,
+            "version": row.version, "now": now,
+            "data": {"files": files, "evaluations": evaluations}}
 
 
 def verify_version(model_name: str, number: int, *, store: ArtifactStore,

@@ -12,7 +12,7 @@ from registry.domain import events
 from registry.domain import criteria as rules
 from registry.models import (RUN_COLUMNS, Evaluation, Metric, MetricValue, ModelVersion, Param,
                              RegisteredModel, VersionTag)
-from registry.services.criteria import criteria_for
+from registry.services.criteria import Criteria, criteria_for
 from registry.services.events import append_event
 from registry.services.holders import stage_holder
 from registry.services.lookup import find_model, find_version
@@ -78,21 +78,27 @@ def evaluation_view(model_name: str, record: Evaluation | dict) -> dict:
 
 
 def evaluate_row(model: RegisteredModel, row: ModelVersion, stage: str, *, trigger: str,
-                 actor: str, now: dt.datetime, store: bool = True) -> dict:
+                 actor: str, now: dt.datetime, store: bool = True,
+                 in_force: Criteria | None = None, subject: rules.Subject | None = None) -> dict:
     """Evaluate a version for a stage against the criteria in force and the holders of the
     stages its compare rules name (production's is the baseline when there are none).
 
     With `store` the evaluation is written (inside the caller's transaction) and the view has
-    its id; without, the view's id is None and `save_evaluation` may store it later. Raises
-    UnknownStage for a stage the model does not have.
+    its id; without, the view's id is None and `save_evaluation` may store it later. A caller
+    evaluating several stages passes the criteria and the version's subject it already read.
+    Raises UnknownStage for a stage the model does not have.
     """
-    in_force = criteria_for(model)
+    in_force = in_force or criteria_for(model)
     if stage not in in_force.stages:
         stage_rule(model, stage)  # raises UnknownStage
     stage_rules = in_force.stages[stage]
     compared = {rule["compare_to"] for rule in stage_rules if "compare_to" in rule}
-    baselines = {name: _baseline(model, name, row) for name in compared | {"production"}}
-    outcome = rules.evaluate(load_subject(row), stage_rules, stage=stage,
+    baselines = {name: _baseline(model, name, row) for name in compared}
+    if "production" not in baselines:  # only its version is shown: no rule reads its metrics
+        baselines["production"] = _baseline(model, "production", row, version_only=True)
+    if subject is None:
+        subject = load_subject(row) if stage_rules else rules.Subject(version=row.version)
+    outcome = rules.evaluate(subject, stage_rules, stage=stage,
                              baseline=baselines.pop("production"), baselines=baselines, now=now)
     view = evaluation_view(model.name, {
         "id": None, "version": row.version, "stage": stage, "passed": outcome.passed,
@@ -103,9 +109,12 @@ def evaluate_row(model: RegisteredModel, row: ModelVersion, stage: str, *, trigg
     return save_evaluation(row, view, now=now) if store else view
 
 
-def _baseline(model: RegisteredModel, stage: str, row: ModelVersion) -> rules.Subject | None:
+def _baseline(model: RegisteredModel, stage: str, row: ModelVersion, *,
+              version_only: bool = False) -> rules.Subject | None:
     holder = stage_holder(model, stage)
-    return load_subject(holder) if holder and holder.id != row.id else None
+    if holder is None or holder.id == row.id:
+        return None
+    return rules.Subject(version=holder.version) if version_only else load_subject(holder)
 
 
 def save_evaluation(row: ModelVersion, view: dict, *, now: dt.datetime) -> dict:
@@ -139,9 +148,12 @@ def evaluate_version(model_name: str, number: int, stage: str, *, actor: str,
 def evaluate_for_all_stages(model: RegisteredModel, row: ModelVersion, *, trigger: str,
                             actor: str, now: dt.datetime) -> list[dict]:
     """Evaluate and store for every stage of the model (built-in and declared), inside the
-    caller's transaction."""
-    return [evaluate_row(model, row, stage, trigger=trigger, actor=actor, now=now)
-            for stage in criteria_for(model).stages]
+    caller's transaction; the criteria and the version's metrics and metadata are read once."""
+    in_force = criteria_for(model)
+    subject = load_subject(row) if any(in_force.stages.values()) else None
+    return [evaluate_row(model, row, stage, trigger=trigger, actor=actor, now=now,
+                         in_force=in_force, subject=subject)
+            for stage in in_force.stages]
 
 
 def list_evaluations(model_name: str, number: int, *, stage: str | None = None, limit: int = 50,

@@ -126,17 +126,25 @@ def _create_row(model: RegisteredModel, number: int, spec: dict, now: dt.datetim
 def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: str,
                     now: dt.datetime) -> dict:
     """The version's rows in a handful of statements; the view is built from what was written.
-    A `finalize` spec makes it ready in the same transaction."""
-    view = _insert_pending(model, number, spec, actor=actor, now=now)
+    A `finalize` spec makes it ready in the same transaction. The events are appended last:
+    the event counter's lock is shared by every writer, so it is held only for the commit."""
+    row, view = _insert_rows(model, number, spec, now)
+    created = {"type_": events.VERSION_CREATED, "actor": actor, "model": model.name,
+               "version": number, "data": {"version": view}, "now": now}
     if not spec.get("finalize"):
+        append_event(**created)
         return view
-    from registry.services.artifacts import finalize_version  # artifacts reads views from here
+    from registry.services.artifacts import make_ready  # artifacts reads views from here
 
-    return finalize_version(model.name, number, actor=actor, now=now)
+    ready = make_ready(model, row, actor=actor, now=now)
+    append_event(**created)
+    append_event(**ready)
+    return {**view, "status": row.status, "updated_at": rfc3339(row.updated_at),
+            "evaluations": {e["stage"]: e for e in ready["data"]["evaluations"]}}
 
 
-def _insert_pending(model: RegisteredModel, number: int, spec: dict, *, actor: str,
-                    now: dt.datetime) -> dict:
+def _insert_rows(model: RegisteredModel, number: int, spec: dict,
+                 now: dt.datetime) -> tuple[ModelVersion, dict]:
     row = _create_row(model, number, spec, now)
     run = spec.get("run") or {}
     params, metrics, tags = run.get("params") or {}, run.get("metrics") or {}, spec.get("tags") or {}
@@ -145,12 +153,9 @@ def _insert_pending(model: RegisteredModel, number: int, spec: dict, *, actor: s
         insert_statement(Param, [_param_row(row, key, value) for key, value in params.items()])
         if params else None,
         *metric_statements(row, metrics, source="training", recorded_at=now)])
-    view = _version_view(model.name, row, tags=dict(tags), params=dict(params),
-                         training=dict(metrics), metrics=dict(metrics), files=[], evaluations={},
-                         stages=[])
-    append_event(events.VERSION_CREATED, actor=actor, model=model.name, version=number,
-                 data={"version": view}, now=now)
-    return view
+    return row, _version_view(model.name, row, tags=dict(tags), params=dict(params),
+                              training=dict(metrics), metrics=dict(metrics), files=[],
+                              evaluations={}, stages=[])
 
 
 def register_version(model_name: str, spec: dict, *, actor: str, idempotency_key: str | None = None,

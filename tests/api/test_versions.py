@@ -111,6 +111,8 @@ def test_unknown_version(client):
 
 def test_a_version_with_a_source_uri_is_created_ready_in_one_call(client):
     create_model(client)
+    assert client.put("/api/v1/models/fraud/criteria", json={"stages": {"production": [
+        {"metric": "auc", "op": ">=", "threshold": 0.8}]}}).status_code == 200
     refused = client.post("/api/v1/models/fraud/versions", json={"finalize": True})
     assert refused.status_code == 422 and "finalize" in refused.json["errors"]
     assert client.get("/api/v1/models/fraud/versions").json["items"] == []
@@ -121,6 +123,7 @@ def test_a_version_with_a_source_uri_is_created_ready_in_one_call(client):
     assert made.status_code == 201, made.json
     assert (made.json["version"], made.json["status"]) == (1, "ready")  # no number was lost
     assert set(made.json["evaluations"]) == {"staging", "production"}
+    assert client.get("/api/v1/models/fraud/versions/1").json == made.json
     types = [e["type"] for e in client.get(f"/api/v1/events?after={before}").json["items"]]
     assert types == ["version.created", "version.ready"]
     again = client.post("/api/v1/models/fraud/versions", json={

@@ -36,6 +36,17 @@ def mlflow_bin() -> Path:
     return VENV / "bin"
 
 
+def prepare_in_background() -> None:
+    """Start making the environment in a process of its own unless it is ready; whoever asks
+    for it next waits on the same lock."""
+    ready = VENV / "ready"
+    if ready.exists() and ready.read_text() == MLFLOW:
+        return
+    subprocess.Popen([sys.executable, "-c", "from tests.e2e.mlflow_server import mlflow_bin; "
+                      "mlflow_bin()"], cwd=HERE.parent.parent, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True)
+
+
 @contextmanager
 def mlflow_server(root: Path, *, proxy: bool = True, workers: int = 1):
     """Yield the URL of an MLflow server keeping its data under `root`; with `proxy` it serves
