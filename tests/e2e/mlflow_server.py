@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -38,13 +39,15 @@ def mlflow_bin() -> Path:
 
 def prepare_in_background() -> None:
     """Start making the environment in a process of its own unless it is ready; whoever asks
-    for it next waits on the same lock."""
+    for it next waits on the same lock. The shell returns at once and leaves the maker running
+    (a Popen left unawaited would be a ResourceWarning, an error in this suite)."""
     ready = VENV / "ready"
     if ready.exists() and ready.read_text() == MLFLOW:
         return
-    subprocess.Popen([sys.executable, "-c", "from tests.e2e.mlflow_server import mlflow_bin; "
-                      "mlflow_bin()"], cwd=HERE.parent.parent, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, start_new_session=True)
+    maker = shlex.join([sys.executable, "-c",
+                        "from tests.e2e.mlflow_server import mlflow_bin; mlflow_bin()"])
+    subprocess.run(["sh", "-c", f"{maker} >/dev/null 2>&1 &"], cwd=HERE.parent.parent,
+                   check=True)
 
 
 @contextmanager
