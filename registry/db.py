@@ -6,13 +6,15 @@ outbox row joins the caller's transaction.
 from __future__ import annotations
 
 import json
+import threading
 import urllib.parse
 import weakref
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from peewee import (SQL, Database, Expression, Field, Model, PostgresqlDatabase, Query,
+from peewee import (SQL, Database, Expression, Field, Model, OperationalError, PostgresqlDatabase, Query,
                     SqliteDatabase)
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
@@ -177,9 +179,30 @@ def analyze() -> None:
     database.execute_sql("ANALYZE")
 
 
-def write_transaction():
-    """One use case's transaction; on SQLite it begins IMMEDIATE (set on the database)."""
-    return database.atomic()
+# SQLite has one writer at a time, and its busy handler lets waiting writers poll with growing
+# sleeps: under a burst from many threads one of them can lose for longer than busy_timeout and
+# answer 503. Threads of one process queue on this lock instead, in arrival order; processes
+# still meet at SQLite's lock, a handful of contenders rather than every thread.
+_SQLITE_WRITER = threading.RLock()  # re-entered by work a commit hook starts on this thread
+WRITER_QUEUE_S = 30  # then 503, as a busy database answers
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """One use case's transaction; on SQLite it begins IMMEDIATE (set on the database), after
+    the process's other writers."""
+    if is_postgres() or database.transaction_depth() > 0:
+        with database.atomic():
+            yield
+        return
+    if not _SQLITE_WRITER.acquire(timeout=WRITER_QUEUE_S):
+        raise OperationalError(f"database is locked: waited {WRITER_QUEUE_S} s behind this "
+                               "process's other writers")
+    try:
+        with database.atomic():
+            yield
+    finally:
+        _SQLITE_WRITER.release()
 
 
 def locked(query: Query) -> Query:

@@ -17,7 +17,8 @@ from peewee import fn
 
 from registry.db import write_transaction
 from registry.domain import events
-from registry.domain.errors import ApprovalRequired, CriteriaNotMet, Forbidden, InvalidInput
+from registry.domain.errors import (ApprovalRequired, CriteriaNotMet, Forbidden, InvalidInput,
+                                    NoRollbackTarget)
 from registry.domain.stages import (HELD_STAGES, Holding, check_expected, check_promotable,
                                     check_stage_access, plan_rollback, rollback_skips,
                                     stage_etag)
@@ -213,14 +214,19 @@ def _roll_back_locked(model: RegisteredModel, stage: str, mover: Mover, *,
     _check_access(model, stage, mover)
     current = stage_holder(model, stage)
     _check_precondition(model, stage, current, precondition)
-    holders = {row.version: row for row in _earlier_holders(model, stage)}
     explicit = find_version(model, to_version) if to_version is not None else None
+    holders = {row.version: row for row in _earlier_holders(model, stage, recent=RECENT_MOVES)}
     integrity.rows = {**holders, **({explicit.version: explicit} if explicit else {})}
-    target = plan_rollback(stage, _holding(current) if current else None,
-                           [_holding(row) for row in holders.values()],
-                           files_intact=integrity.intact,
-                           to_version=_holding(explicit) if explicit else None,
-                           to_version_held=to_version in holders)
+    plan = partial(plan_rollback, stage, _holding(current) if current else None,
+                   files_intact=integrity.intact,
+                   to_version=_holding(explicit) if explicit else None,
+                   to_version_held=explicit is not None and _ever_held(model, stage, to_version))
+    try:
+        target = plan([_holding(row) for row in holders.values()])
+    except NoRollbackTarget:  # not among the newest moves: read the whole history
+        holders = {row.version: row for row in _earlier_holders(model, stage)}
+        integrity.rows.update(holders)
+        target = plan([_holding(row) for row in holders.values()])
     skipped = [] if explicit else rollback_skips(
         _holding(current), [_holding(row) for row in holders.values()], target.version,
         integrity.intact)
@@ -272,7 +278,7 @@ def _precheck_files(model_name: str, stage: str, to_version: int | None,
                                        & (ModelVersion.version == to_version))
         return {to_version: files_intact(row, store)} if row else {}
     checked: dict[int, bool] = {}
-    for row in _earlier_holders(model, stage):
+    for row in _earlier_holders(model, stage, recent=RECENT_MOVES):
         if (current is None or row.id != current.id) and row.status == "ready" \
                 and not row.rolled_back:
             checked[row.version] = files_intact(row, store)
@@ -281,18 +287,38 @@ def _precheck_files(model_name: str, stage: str, to_version: int | None,
     return checked
 
 
-def _earlier_holders(model: RegisteredModel, stage: str) -> list[ModelVersion]:
+RECENT_MOVES = 256  # a rollback's target is almost always among the stage's newest moves
+HOLDING_COLUMNS = (ModelVersion.id, ModelVersion.version, ModelVersion.status, ModelVersion.stage,
+                   ModelVersion.rolled_back)
+
+
+def _earlier_holders(model: RegisteredModel, stage: str, *,
+                     recent: int | None = None) -> list[ModelVersion]:
     """Versions that held `stage`, most recent holding first, each once; only the columns a
-    rollback plan reads (a long-lived model has many)."""
+    rollback plan reads. With `recent`, only the holders of the newest `recent` moves: an
+    index walk that stays short however long the stage's history is."""
+    if recent:
+        newest = (StageMove.select(StageMove.to_version)
+                  .where((StageMove.model == model) & (StageMove.stage == stage)
+                         & StageMove.to_version.is_null(False))
+                  .order_by(StageMove.id.desc()).limit(recent))
+        order = list(dict.fromkeys(version for (version,) in newest.tuples()))
+        found = {row.version: row for row in ModelVersion.select(*HOLDING_COLUMNS).where(
+            (ModelVersion.model == model) & ModelVersion.version.in_(order))} if order else {}
+        return [found[version] for version in order if version in found]
     held = (StageMove.select(StageMove.to_version, fn.MAX(StageMove.id).alias("last_held"))
             .where((StageMove.model == model) & (StageMove.stage == stage)
                    & StageMove.to_version.is_null(False))
             .group_by(StageMove.to_version))
-    return list(ModelVersion.select(ModelVersion.id, ModelVersion.version, ModelVersion.status,
-                                    ModelVersion.stage, ModelVersion.rolled_back)
+    return list(ModelVersion.select(*HOLDING_COLUMNS)
                 .join(held, on=(ModelVersion.version == held.c.to_version))
                 .where(ModelVersion.model == model)
                 .order_by(held.c.last_held.desc()))
+
+
+def _ever_held(model: RegisteredModel, stage: str, number: int) -> bool:
+    return StageMove.select().where((StageMove.model == model) & (StageMove.stage == stage)
+                                    & (StageMove.to_version == number)).exists()
 
 
 def _once(steps: Callable[[], dict], scope: str, request: dict, mover: Mover, *, dry_run: bool,

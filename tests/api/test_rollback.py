@@ -223,3 +223,19 @@ def test_early_instants_are_written_with_four_digit_years():
     from registry.services.timefmt import rfc3339
     assert rfc3339(dt.datetime(1914, 2, 18, tzinfo=dt.timezone.utc)) == "1914-02-18T00:00:00.000000Z"
     assert rfc3339(dt.datetime(914, 2, 18, tzinfo=dt.timezone.utc)) == "0914-02-18T00:00:00.000000Z"
+
+
+def test_a_target_older_than_the_newest_moves_is_still_found(client):
+    """Rollback reads the newest 256 moves first; a target behind them is found in the rest of
+    the history."""
+    create_model(client)
+    for version in (1, 2, 3):
+        ready_version(client)
+        assert promote(client, version=version).status_code == 200
+    for _ in range(300):  # version 3 leaves production and takes it again: 300 moves to 3
+        assert client.post("/api/v1/models/fraud/versions/3/stage",
+                           json={"stage": "none"}).status_code == 200
+        assert promote(client, version=3).status_code == 200
+    answer = client.post("/api/v1/models/fraud/rollback", json={})
+    assert answer.status_code == 200, answer.json
+    assert (answer.json["version"], answer.json["rolled_back_version"]) == (2, 3)
