@@ -7,6 +7,8 @@ import datetime as dt
 import urllib.parse
 from functools import partial
 
+from peewee import fn
+
 from registry.db import Placeholder, among, fetch_prepared
 from registry.domain.errors import NotFound
 from registry.domain.stages import stage_etag
@@ -172,3 +174,38 @@ def holder_at(model_name: str, stage: str, at: dt.datetime) -> dict:
             "version": move.to_version if move else None,
             "since": rfc3339(move.at) if move and move.to_version is not None else None,
             "items": [_move_view(move)] if move else [], "next_cursor": None}
+
+
+RECENT_MOVES = 256  # a rollback's target is almost always among the stage's newest moves
+HOLDING_COLUMNS = (ModelVersion.id, ModelVersion.version, ModelVersion.status, ModelVersion.stage,
+                   ModelVersion.rolled_back)
+
+
+def earlier_holders(model: RegisteredModel, stage: str, *,
+                    recent: int | None = None) -> list[ModelVersion]:
+    """Versions that held `stage`, most recent holding first, each once; only the columns a
+    rollback plan reads. With `recent`, only the holders of the newest `recent` moves: an
+    index walk that stays short however long the stage's history is."""
+    if recent:
+        newest = (StageMove.select(StageMove.to_version)
+                  .where((StageMove.model == model) & (StageMove.stage == stage)
+                         & StageMove.to_version.is_null(False))
+                  .order_by(StageMove.id.desc()).limit(recent))
+        order = list(dict.fromkeys(version for (version,) in newest.tuples()))
+        found = {row.version: row for row in ModelVersion.select(*HOLDING_COLUMNS).where(
+            (ModelVersion.model == model) & ModelVersion.version.in_(order))} if order else {}
+        return [found[version] for version in order if version in found]
+    held = (StageMove.select(StageMove.to_version, fn.MAX(StageMove.id).alias("last_held"))
+            .where((StageMove.model == model) & (StageMove.stage == stage)
+                   & StageMove.to_version.is_null(False))
+            .group_by(StageMove.to_version))
+    return list(ModelVersion.select(*HOLDING_COLUMNS)
+                .join(held, on=(ModelVersion.version == held.c.to_version))
+                .where(ModelVersion.model == model)
+                .order_by(held.c.last_held.desc()))
+
+
+def ever_held(model: RegisteredModel, stage: str, number: int) -> bool:
+    """Whether the version held `stage` at any time."""
+    return StageMove.select().where((StageMove.model == model) & (StageMove.stage == stage)
+                                    & (StageMove.to_version == number)).exists()

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
-from peewee import fn
-
 from registry.db import write_transaction
 from registry.domain import events
 from registry.domain.errors import (ApprovalRequired, CriteriaNotMet, Forbidden, InvalidInput,
@@ -26,7 +24,8 @@ from registry.models import ModelVersion, RegisteredModel, StageHolder, StageMov
 from registry.services import idempotency
 from registry.services.evaluations import evaluate_row, save_evaluation
 from registry.services.events import append_event
-from registry.services.holders import stage_holder, stage_revision
+from registry.services.holders import (RECENT_MOVES, earlier_holders, ever_held,
+                                       stage_holder, stage_revision)
 from registry.services.lookup import find_model, find_version
 from registry.services.stage_catalog import stage_rule
 from registry.services.timefmt import utcnow
@@ -215,16 +214,16 @@ def _roll_back_locked(model: RegisteredModel, stage: str, mover: Mover, *,
     current = stage_holder(model, stage)
     _check_precondition(model, stage, current, precondition)
     explicit = find_version(model, to_version) if to_version is not None else None
-    holders = {row.version: row for row in _earlier_holders(model, stage, recent=RECENT_MOVES)}
+    holders = {row.version: row for row in earlier_holders(model, stage, recent=RECENT_MOVES)}
     integrity.rows = {**holders, **({explicit.version: explicit} if explicit else {})}
     plan = partial(plan_rollback, stage, _holding(current) if current else None,
                    files_intact=integrity.intact,
                    to_version=_holding(explicit) if explicit else None,
-                   to_version_held=explicit is not None and _ever_held(model, stage, to_version))
+                   to_version_held=explicit is not None and ever_held(model, stage, to_version))
     try:
         target = plan([_holding(row) for row in holders.values()])
     except NoRollbackTarget:  # not among the newest moves: read the whole history
-        holders = {row.version: row for row in _earlier_holders(model, stage)}
+        holders = {row.version: row for row in earlier_holders(model, stage)}
         integrity.rows.update(holders)
         target = plan([_holding(row) for row in holders.values()])
     skipped = [] if explicit else rollback_skips(
@@ -278,47 +277,13 @@ def _precheck_files(model_name: str, stage: str, to_version: int | None,
                                        & (ModelVersion.version == to_version))
         return {to_version: files_intact(row, store)} if row else {}
     checked: dict[int, bool] = {}
-    for row in _earlier_holders(model, stage, recent=RECENT_MOVES):
+    for row in earlier_holders(model, stage, recent=RECENT_MOVES):
         if (current is None or row.id != current.id) and row.status == "ready" \
                 and not row.rolled_back:
             checked[row.version] = files_intact(row, store)
             if checked[row.version]:
                 break
     return checked
-
-
-RECENT_MOVES = 256  # a rollback's target is almost always among the stage's newest moves
-HOLDING_COLUMNS = (ModelVersion.id, ModelVersion.version, ModelVersion.status, ModelVersion.stage,
-                   ModelVersion.rolled_back)
-
-
-def _earlier_holders(model: RegisteredModel, stage: str, *,
-                     recent: int | None = None) -> list[ModelVersion]:
-    """Versions that held `stage`, most recent holding first, each once; only the columns a
-    rollback plan reads. With `recent`, only the holders of the newest `recent` moves: an
-    index walk that stays short however long the stage's history is."""
-    if recent:
-        newest = (StageMove.select(StageMove.to_version)
-                  .where((StageMove.model == model) & (StageMove.stage == stage)
-                         & StageMove.to_version.is_null(False))
-                  .order_by(StageMove.id.desc()).limit(recent))
-        order = list(dict.fromkeys(version for (version,) in newest.tuples()))
-        found = {row.version: row for row in ModelVersion.select(*HOLDING_COLUMNS).where(
-            (ModelVersion.model == model) & ModelVersion.version.in_(order))} if order else {}
-        return [found[version] for version in order if version in found]
-    held = (StageMove.select(StageMove.to_version, fn.MAX(StageMove.id).alias("last_held"))
-            .where((StageMove.model == model) & (StageMove.stage == stage)
-                   & StageMove.to_version.is_null(False))
-            .group_by(StageMove.to_version))
-    return list(ModelVersion.select(*HOLDING_COLUMNS)
-                .join(held, on=(ModelVersion.version == held.c.to_version))
-                .where(ModelVersion.model == model)
-                .order_by(held.c.last_held.desc()))
-
-
-def _ever_held(model: RegisteredModel, stage: str, number: int) -> bool:
-    return StageMove.select().where((StageMove.model == model) & (StageMove.stage == stage)
-                                    & (StageMove.to_version == number)).exists()
 
 
 def _once(steps: Callable[[], dict], scope: str, request: dict, mover: Mover, *, dry_run: bool,
