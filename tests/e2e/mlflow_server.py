@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -77,8 +78,12 @@ def mlflow_server(root: Path, *, proxy: bool = True, workers: int = 1):
             time.sleep(0.2)
         yield url
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(30)
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:  # its job consumers sometimes ignore SIGTERM
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(30)
         log.close()
 
 
