@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.parse
 import weakref
 from contextlib import contextmanager
@@ -59,8 +60,33 @@ def _sqlite(path: str, config: dict) -> SqliteDatabase:
     )
 
 
+class PostgresqlPool(PooledPostgresqlDatabase):
+    """peewee's pool asks PostgreSQL `SELECT 1` on every check-out, a round trip as long as a
+    look-up's own query. Here only a connection that sat in the pool for PING_IDLE_S or more is
+    asked: one returned a moment ago is as alive as the answer would say, and a connection the
+    server dropped while in use is closed by the error and discarded at its next check-out."""
+
+    PING_IDLE_S = 1.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._returned_at: dict[int, float] = {}  # connection key -> when it was checked in
+
+    def _is_closed(self, conn) -> bool:
+        returned_at = self._returned_at.pop(self.conn_key(conn), None)
+        if (not conn.closed and returned_at is not None
+                and time.monotonic() - returned_at < self.PING_IDLE_S):
+            return False
+        return super()._is_closed(conn)
+
+    def _close(self, conn, close_conn: bool = False) -> None:
+        super()._close(conn, close_conn)
+        if not close_conn and not conn.closed:
+            self._returned_at[self.conn_key(conn)] = time.monotonic()
+
+
 def _postgres(parts: urllib.parse.SplitResult, config: dict) -> PostgresqlDatabase:
-    return PooledPostgresqlDatabase(
+    return PostgresqlPool(
         parts.path.lstrip("/"),
         user=urllib.parse.unquote(parts.username or "") or None,
         password=urllib.parse.unquote(parts.password or "") or None,
@@ -97,11 +123,11 @@ def fetch_prepared(name: str, build_sql: Callable[[Placeholder], str],
     """Rows of a read query the hot path runs over and over. `build_sql` writes the query with
     the placeholder it is given for each parameter. On PostgreSQL the query is prepared once per
     pooled connection (`$1`, `$2`, ...), since planning it costs more than running it; SQLite
-    gets peewee's own placeholder."""
+    gets its numbered placeholders (`?1`, `?2`, ...), so a parameter may appear more than once."""
     if not is_postgres():
         sql = _sqlite_text.get(name)
         if sql is None:  # built once per query name: this runs on every look-up
-            sql = _sqlite_text[name] = build_sql(lambda _: database.param)
+            sql = _sqlite_text[name] = build_sql(lambda n: f"?{n}")
         return database.execute_sql(sql, params).fetchall()
     connection = database.connection()
     prepared = _prepared.setdefault(name, weakref.WeakSet())
@@ -164,11 +190,21 @@ def execute_together(statements: list[Statement | None]) -> None:
 
 
 def among(column: Field, ids: list[int]) -> Expression:
-    """`column IN ids` with the ids as one parameter (an array on PostgreSQL, a JSON list on
-    SQLite), so a page's batch loads do not build one SQL node per id."""
+    """`column IN ids` with the ids as one parameter (ids_param), so a page's batch loads do not
+    build one SQL node per id."""
     if is_postgres():
-        return column == SQL("ANY(%s)", [list(ids)])
-    return column.in_(SQL("(SELECT value FROM json_each(?))", [json.dumps(list(ids))]))
+        return column == SQL("ANY(%s)", [ids_param(ids)])
+    return column.in_(SQL("(SELECT value FROM json_each(?))", [ids_param(ids)]))
+
+
+def among_sql(param: str) -> str:
+    """The text after a column that keeps it to the ids bound at `param` (see ids_param)."""
+    return f"= ANY({param})" if is_postgres() else f"IN (SELECT value FROM json_each({param}))"
+
+
+def ids_param(ids: list[int]):
+    """A list of ids as one parameter: an array on PostgreSQL, a JSON list on SQLite."""
+    return list(ids) if is_postgres() else json.dumps(list(ids))
 
 
 def analyze() -> None:

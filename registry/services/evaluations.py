@@ -7,7 +7,7 @@ import json
 
 from peewee import fn
 
-from registry.db import among, write_transaction
+from registry.db import Placeholder, among_sql, fetch_prepared, ids_param, write_transaction
 from registry.domain import events
 from registry.domain import criteria as rules
 from registry.models import (RUN_COLUMNS, Evaluation, Metric, MetricValue, ModelVersion, Param,
@@ -170,14 +170,21 @@ def list_evaluations(model_name: str, number: int, *, stage: str | None = None, 
     return Page([evaluation_view(model.name, r) for r in records], next_cursor)
 
 
+def _latest_sql(param: Placeholder) -> str:
+    columns = ", ".join(f'"{field.column_name}"' for field in Evaluation._meta.sorted_fields)
+    return f"""
+SELECT {columns} FROM evaluation WHERE id IN (
+  SELECT MAX(id) FROM evaluation WHERE version_id {among_sql(param(1))} GROUP BY version_id, stage)"""
+
+
 def latest_evaluations(rows: list[ModelVersion], model_names: dict[int, str]) -> dict[int, dict]:
-    """version id -> {stage: newest evaluation view}, in two queries whatever the count."""
-    ids = [row.id for row in rows]
-    newest = (Evaluation.select(fn.MAX(Evaluation.id)).where(among(Evaluation.version, ids))
-              .group_by(Evaluation.version, Evaluation.stage))
+    """version id -> {stage: newest evaluation view}, in one prepared query whatever the count."""
     by_id = {row.id: row for row in rows}
     latest: dict[int, dict] = {row.id: {} for row in rows}
-    for record in Evaluation.select().where(Evaluation.id.in_(newest)):
+    fields = Evaluation._meta.sorted_fields
+    for values in fetch_prepared("latest_evaluations", _latest_sql, (ids_param(list(by_id)),)):
+        record = Evaluation(**{field.name: field.python_value(value)
+                               for field, value in zip(fields, values)})
         row = by_id[record.version_id]
         record.version = row
         latest[row.id][record.stage] = evaluation_view(model_names[row.model_id], record)

@@ -9,7 +9,7 @@ from functools import partial
 
 from peewee import fn
 
-from registry.db import Placeholder, among, fetch_prepared
+from registry.db import Placeholder, fetch_prepared
 from registry.domain.errors import NotFound
 from registry.domain.stages import stage_etag
 from registry.models import ApiToken, ModelVersion, RegisteredModel, StageHolder, StageMove
@@ -31,15 +31,6 @@ def stage_holder(model: RegisteredModel, stage: str) -> ModelVersion | None:
 def stage_order(name: str) -> tuple:
     """Production, staging, then declared stages by name: the order every list uses."""
     return ({"production": 0, "staging": 1}.get(name, 2), name)
-
-
-def held_stages(version_ids: list[int]) -> dict[int, list[str]]:
-    """version id -> the stages it holds, in stage_order; one query."""
-    held: dict[int, list[str]] = {}
-    for version_id, stage in (StageHolder.select(StageHolder.version, StageHolder.stage)
-                              .where(among(StageHolder.version, version_ids)).tuples()):
-        held.setdefault(version_id, []).append(stage)
-    return {version_id: sorted(stages, key=stage_order) for version_id, stages in held.items()}
 
 
 def holders_of(model_ids: list[int]) -> dict[tuple[int, str], ModelVersion]:
@@ -69,8 +60,7 @@ def _file_url(model_name: str, number: int, path: str) -> str:
 def holder_sql(param: Placeholder, *, with_token: bool) -> str:
     """The look-up's one query: the holder of the stage named by the second parameter of the
     model named by the first, one row per file. `with_token` also requires a live token (the
-    third parameter) seen since the fourth, in the same round trip. Parameters appear in the
-    text in their order (SQLite binds `?` by position)."""
+    third parameter) seen since the fourth, in the same round trip."""
     if with_token:
         source = f"FROM api_token t JOIN registered_model m ON m.name = {param(1)}"
         holder = f"h.model_id = m.id AND h.stage = {param(2)}"

@@ -6,16 +6,17 @@ import json
 from collections import defaultdict
 from functools import partial
 
-from registry.db import among, execute_together, insert_rows, insert_statement, write_transaction
+from registry.db import (Placeholder, among_sql, execute_together, fetch_prepared, ids_param,
+                         insert_rows, insert_statement, write_transaction)
 from registry.domain import events
 from registry.domain.errors import InvalidInput, StageConflict
 from registry.domain.stages import EXIT_STAGES, HELD_STAGES
-from registry.models import (RUN_COLUMNS, Metric, MetricValue, ModelVersion, Param,
-                             RegisteredModel, VersionFile, VersionTag)
+from registry.models import (RUN_COLUMNS, ModelVersion, Param,
+                             RegisteredModel, VersionTag)
 from registry.services import idempotency
 from registry.services.evaluations import latest_evaluations
 from registry.services.events import append_event
-from registry.services.holders import held_stages
+from registry.services.holders import stage_order
 from registry.services.stages import leave_all_stages
 from registry.services.metrics import metric_statements
 from registry.services.lookup import allocate_version_number, find_model, find_version
@@ -42,44 +43,70 @@ def _run_view(row: ModelVersion, params: dict, run_metrics: dict) -> dict:
     return run
 
 
-def _batch_metrics(ids: list[int]) -> tuple[dict, dict]:
-    current: dict[int, dict] = defaultdict(dict)
-    for version_id, key, value in (MetricValue.select(MetricValue.version, MetricValue.key,
-                                                      MetricValue.value)
-                                   .where(among(MetricValue.version, ids)).tuples()):
-        current[version_id][key] = value
-    training: dict[int, dict] = defaultdict(dict)
-    for version_id, key, value in (Metric.select(Metric.version, Metric.key, Metric.value)
-                                   .where(among(Metric.version, ids) & (Metric.source == "training"))
-                                   .order_by(Metric.recorded_at, Metric.id).tuples()):
-        training[version_id][key] = value  # newest wins
-    return current, training
+def belongings_sql(param: Placeholder) -> str:
+    """Everything a page's versions own, in one statement (one round trip, planned once per
+    connection on PostgreSQL): rows of (kind, version id, key, text, number, size), kinds in
+    BELONGINGS order, training metrics oldest first and files by path. The one parameter is
+    the page's ids (registry.db.ids_param)."""
+    ids = among_sql(param(1))
+    return f"""
+SELECT 0 AS kind, version_id, key, value AS text, CAST(NULL AS DOUBLE PRECISION) AS number,
+       CAST(NULL AS BIGINT) AS size, CAST(0 AS BIGINT) AS at, 0 AS id
+  FROM version_tag WHERE version_id {ids}
+UNION ALL SELECT 1, version_id, key, value_json, NULL, NULL, 0, 0 FROM param
+  WHERE version_id {ids}
+UNION ALL SELECT 2, version_id, key, NULL, value, NULL, 0, 0 FROM metric_value
+  WHERE version_id {ids}
+UNION ALL SELECT 3, version_id, key, NULL, value, NULL, recorded_at, id FROM metric
+  WHERE version_id {ids} AND source = 'training'
+UNION ALL SELECT 4, version_id, stage, NULL, NULL, NULL, 0, 0 FROM stage_holder
+  WHERE version_id {ids}
+UNION ALL SELECT 5, version_id, path, sha256, NULL, size, 0, 0 FROM version_file
+  WHERE version_id {ids}
+ORDER BY 1, 7, 8, 3"""
+
+
+BELONGINGS = ("tags", "params", "metrics", "training", "stages", "files")
+
+
+def _belongings(ids: list[int]) -> dict[str, dict[int, dict | list]]:
+    """kind (BELONGINGS) -> version id -> its tags, params, current and training metrics (newest
+    wins), held stages (in stage_order) and file manifest (by path)."""
+    found: dict[str, dict] = {kind: defaultdict(dict) for kind in BELONGINGS[:4]}
+    found["stages"], found["files"] = defaultdict(list), defaultdict(list)
+    tags, params, metrics, training, stages, files = (found[kind] for kind in BELONGINGS)
+    for kind, version_id, key, text, number, size, *_ in fetch_prepared(
+            "version_belongings", belongings_sql, (ids_param(ids),)):
+        if kind == 0:
+            tags[version_id][key] = text
+        elif kind == 1:
+            params[version_id][key] = json.loads(text)
+        elif kind in (2, 3):
+            (metrics if kind == 2 else training)[version_id][key] = number
+        elif kind == 4:
+            stages[version_id].append(key)
+        else:
+            files[version_id].append({"path": key, "size": size, "sha256": text})
+    for held in stages.values():
+        held.sort(key=stage_order)
+    return found
 
 
 def version_views(rows: list[ModelVersion], model_names: dict[int, str]) -> list[dict]:
     """JSON views of versions with tags, params, metrics, the file manifest and the newest
-    evaluation per stage: seven queries whatever the count."""
+    evaluation per stage: two round trips whatever the count."""
     ids = [row.id for row in rows]
     if not ids:
         return []
-    tags = load_tags(VersionTag, ids)
-    params: dict[int, dict] = defaultdict(dict)
-    for version_id, key, value in (Param.select(Param.version, Param.key, Param.value_json)
-                                   .where(among(Param.version, ids)).tuples()):
-        params[version_id][key] = json.loads(value)
-    current, training = _batch_metrics(ids)
+    owned = _belongings(ids)
     evaluations = latest_evaluations(rows, model_names)
-    holdings = held_stages(ids)
-    files: dict[int, list[dict]] = defaultdict(list)
-    for version_id, path, size, sha256 in (
-            VersionFile.select(VersionFile.version, VersionFile.path, VersionFile.size,
-                               VersionFile.sha256)
-            .where(among(VersionFile.version, ids)).order_by(VersionFile.path).tuples()):
-        files[version_id].append({"path": path, "size": size, "sha256": sha256})
-    return [_version_view(model_names[row.model_id], row, tags=tags.get(row.id, {}),
-                          params=params.get(row.id, {}), training=training.get(row.id, {}),
-                          metrics=current.get(row.id, {}), files=files.get(row.id, []),
-                          evaluations=evaluations[row.id], stages=holdings.get(row.id, []))
+    return [_version_view(model_names[row.model_id], row, tags=owned["tags"].get(row.id, {}),
+                          params=owned["params"].get(row.id, {}),
+                          training=owned["training"].get(row.id, {}),
+                          metrics=owned["metrics"].get(row.id, {}),
+                          files=owned["files"].get(row.id, []),
+                          evaluations=evaluations[row.id],
+                          stages=owned["stages"].get(row.id, []))
             for row in rows]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import psycopg2
 import pytest
 from werkzeug.test import Client as WsgiClient
 from werkzeug.wrappers import Response
@@ -160,3 +161,28 @@ def test_a_declared_stages_etag_gives_304_on_both_paths_until_it_moves(paths):
              for client in (fast, full)]
     _same(*moved)
     assert moved[0].status_code == 200 and moved[0].json["version"] == 2
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_request_after_postgresql_dropped_the_idle_pool_still_answers(paths, monkeypatch):
+    """The pool asks PostgreSQL whether a connection lives only when it sat idle a while (a
+    look-up is one round trip, not two); one the server dropped meanwhile is replaced."""
+    hot, _route, headers, _app = paths
+    assert hot.get("/api/v1/models/fraud/production", headers=headers).status_code == 200
+    pool = database.obj
+    assert pool._connections, "the look-up returned its connection to the pool"
+    with psycopg2.connect(_dsn(pool)) as admin:
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    admin.close()
+    monkeypatch.setattr(type(pool), "PING_IDLE_S", 0.0)  # as if it sat idle for a while
+    answer = hot.get("/api/v1/models/fraud/versions/1", headers=headers)  # one query, no retry
+    assert answer.status_code == 200 and answer.get_json()["version"] == 1
+
+
+def _dsn(pool) -> str:
+    params = pool.connect_params
+    return (f"dbname={pool.database} host={params.get('host') or '127.0.0.1'} "
+            f"port={params.get('port') or 5432} user={params.get('user') or 'postgres'}")

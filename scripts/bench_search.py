@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Search latency by shape, across models, on both databases.
+
+    python scripts/bench_search.py [--backend sqlite|postgres|both] [--models 200]
+                                   [--per-model 25] [--rounds 200] [--pg-url URL] [--json]
+
+Seeds `--models` models of `--per-model` versions each in bulk (the rows the API writes: two
+metrics, two params, a tag, a dataset), gathers planner statistics (what the db_analyze job and
+autovacuum do), starts the server as deployed and times `--rounds` sequential searches of each
+shape in SHAPES, a 50-item page each: p50/p99 ms and the number of hits.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+
+import benchlib
+
+SHAPES = {
+    "by model": "filter=model = 'm-{model}'",
+    "by tag": "filter=tags.team = 'risk'",
+    "by metric threshold": "filter=metrics.accuracy > 0.9",
+    "by metric, ordered": "filter=metrics.accuracy > 0.5&order_by=metrics.accuracy desc",
+}
+BATCH = 2000
+
+
+def _version_rows(rng: random.Random, model_id: int, numbers: range) -> list[dict]:
+    return [{"model": model_id, "version": n, "status": "ready", "dataset_name": "tx",
+             "dataset_digest": f"d{rng.randrange(10)}"} for n in numbers]
+
+
+def seed(database_url: str, data_dir: str, models: int, per_model: int, seed_: int = 7) -> None:
+    """`models` models named m-0... with `per_model` ready versions each, thousands of rows per
+    statement, in one transaction."""
+    from registry.config import load_config
+    from registry.db import database, open_database
+    from registry.models import MetricValue, ModelVersion, Param, RegisteredModel, VersionTag
+
+    open_database(load_config({"server": {"data_dir": data_dir},
+                               "database": {"url": database_url}}, environ={}))
+    rng = random.Random(seed_)
+    with database.connection_context(), database.atomic():
+        for first in range(0, models, BATCH):
+            RegisteredModel.insert_many([{"name": f"m-{i}", "last_version": per_model}
+                                         for i in range(first, min(first + BATCH, models))]
+                                        ).execute()
+        model_ids = [mid for (mid,) in RegisteredModel.select(RegisteredModel.id)
+                     .where(RegisteredModel.name.startswith("m-")).tuples()]
+        pending: list[dict] = []
+        for model_id in model_ids:
+            pending += _version_rows(rng, model_id, range(1, per_model + 1))
+            if len(pending) >= BATCH or model_id == model_ids[-1]:
+                _insert_versions(rng, pending, ModelVersion, MetricValue, Param, VersionTag)
+                pending = []
+    database.close()
+
+
+def _insert_versions(rng, rows, ModelVersion, MetricValue, Param, VersionTag) -> None:
+    ids = [row.id for row in ModelVersion.insert_many(rows).returning(ModelVersion.id).execute()]
+    MetricValue.insert_many([{"version": vid, "key": key, "value": rng.random(),
+                              "recorded_at": 0} for vid in ids
+                             for key in ("accuracy", "auc")]).execute()
+    Param.insert_many([{"version": vid, "key": key, "value_json": json.dumps(value),
+                        "value_num": num, "value_text": text} for vid in ids
+                       for key, value, num, text in _params(rng)]).execute()
+    VersionTag.insert_many([{"version": vid, "key": "team",
+                             "value": rng.choice(["risk", "growth", "ops"])}
+                            for vid in ids]).execute()
+
+
+def _params(rng: random.Random) -> list[tuple]:
+    lr, optimizer = rng.choice([0.1, 0.05, 0.01, 0.005, 0.001]), rng.choice(["adam", "sgd"])
+    return [("lr", lr, lr, None), ("optimizer", optimizer, None, optimizer)]
+
+
+def shape_latencies(url: str, rounds: int, models: int) -> dict:
+    """shape -> p50/p99 ms and hits on the first page, over `rounds` sequential searches."""
+    figures = {}
+    rng = random.Random(1)
+    with benchlib.session() as session:
+        for shape, query in SHAPES.items():
+            timings, hits = [], 0
+            for _ in range(rounds):
+                text = query.format(model=rng.randrange(models))
+                started = time.perf_counter()
+                response = session.get(f"{url}/api/v1/versions?{text}&limit=50")
+                timings.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+                hits = len(response.json()["items"])
+            figures[shape] = {**benchlib.percentiles(timings), "hits": hits}
+    return figures
+
+
+def run_backend(name: str, args) -> dict:
+    with benchlib.backend_server(name, args.pg_url) as (_process, _url, data_dir, database_url):
+        seed(database_url, data_dir, args.models, args.per_model)
+        benchlib.refresh_statistics(data_dir, database_url)
+        # A server started after the statistics: SQLite connections read them when they open.
+        with benchlib.server(data_dir, database_url) as (_fresh, url):
+            shapes = shape_latencies(url, args.rounds, args.models)
+    return {"backend": name, "versions": args.models * args.per_model, "shapes": shapes}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--models", type=int, default=200)
+    parser.add_argument("--per-model", type=int, default=25)
+    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--pg-url", default=benchlib.DEFAULT_PG_URL)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    results = benchlib.results_per_backend(parser.parse_args(), run_backend)
+    if results is None:
+        return
+    print(f"{'backend':<10}{'versions':>9}  {'shape':<22}{'p50 ms':>8}{'p99 ms':>8}{'hits':>6}")
+    for row in results:
+        for shape, figures in row["shapes"].items():
+            print(f"{row['backend']:<10}{row['versions']:>9}  {shape:<22}"
+                  f"{figures['p50_ms']:>8.2f}{figures['p99_ms']:>8.2f}{figures['hits']:>6}")
+
+
+if __name__ == "__main__":
+    main()
