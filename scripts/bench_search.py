@@ -2,12 +2,16 @@
 """Search latency by shape, across models, on both databases.
 
     python scripts/bench_search.py [--backend sqlite|postgres|both] [--models 200]
-                                   [--per-model 25] [--rounds 200] [--pg-url URL] [--json]
+                                   [--per-model 25] [--rounds 200] [--stages] [--moves 100]
+                                   [--seconds 8] [--pg-url URL] [--json]
 
 Seeds `--models` models of `--per-model` versions each in bulk (the rows the API writes: two
 metrics, two params, a tag, a dataset), gathers planner statistics (what the db_analyze job and
 autovacuum do), starts the server as deployed and times `--rounds` sequential searches of each
-shape in SHAPES, a 50-item page each: p50/p99 ms and the number of hits.
+shape in SHAPES, a 50-item page each: p50/p99 ms and the number of hits. With `--stages` it
+then times, in the same grown registry, the production look-up (wrk, 16 connections) and
+`--moves` promote/rollback pairs, as scripts/bench_stages.py does on an empty one: how those
+costs grow with the registry (`--models 10000 --per-model 100` is the 1,000,000-version run).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import random
 import time
 
 import benchlib
+import bench_stages
 
 SHAPES = {
     "by model": "filter=model = 'm-{model}'",
@@ -99,9 +104,23 @@ def run_backend(name: str, args) -> dict:
         seed(database_url, data_dir, args.models, args.per_model)
         benchlib.refresh_statistics(data_dir, database_url)
         # A server started after the statistics: SQLite connections read them when they open.
-        with benchlib.server(data_dir, database_url) as (_fresh, url):
+        with benchlib.server(data_dir, database_url) as (fresh, url):
             shapes = shape_latencies(url, args.rounds, args.models)
-    return {"backend": name, "versions": args.models * args.per_model, "shapes": shapes}
+            stages = stage_figures(url, fresh.pid, args) if getattr(args, "stages", False) else {}
+    return {"backend": name, "versions": args.models * args.per_model, "shapes": shapes,
+            **stages}
+
+
+def stage_figures(url: str, server_pid: int, args) -> dict:
+    """Look-up throughput and latency, and promote/rollback latency, on two models added to the
+    grown registry."""
+    bench_stages.seed_versions(url, "hot", 2)
+    bench_stages.promote(url, "hot", 1, "production")
+    bench_stages.seed_versions(url, "moves", args.moves + 1)
+    moves = bench_stages.move_latencies(url, args.moves)
+    lookup = benchlib.wrk(f"{url}/api/v1/models/hot/production", seconds=args.seconds,
+                          server_pid=server_pid, runs=1)
+    return {"lookup": lookup, **moves}
 
 
 def main() -> None:
@@ -110,6 +129,10 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--per-model", type=int, default=25)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--stages", action="store_true",
+                        help="also time the production look-up, promote and rollback")
+    parser.add_argument("--moves", type=int, default=100)
+    parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--pg-url", default=benchlib.DEFAULT_PG_URL)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     results = benchlib.results_per_backend(parser.parse_args(), run_backend)
@@ -120,6 +143,13 @@ def main() -> None:
         for shape, figures in row["shapes"].items():
             print(f"{row['backend']:<10}{row['versions']:>9}  {shape:<22}"
                   f"{figures['p50_ms']:>8.2f}{figures['p99_ms']:>8.2f}{figures['hits']:>6}")
+        if "lookup" in row:
+            lookup = row["lookup"]
+            print(f"{row['backend']:<10}{row['versions']:>9}  {'look-up':<22}"
+                  f"{lookup['p50_ms']:>8.2f}{lookup['p99_ms']:>8.2f}  {lookup['requests_per_s']} req/s")
+            for move in ("promote", "rollback"):
+                print(f"{row['backend']:<10}{row['versions']:>9}  {move:<22}"
+                      f"{row[move]['p50_ms']:>8.2f}{row[move]['p99_ms']:>8.2f}")
 
 
 if __name__ == "__main__":

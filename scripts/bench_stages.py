@@ -20,7 +20,7 @@ import time
 import benchlib
 
 
-def _seed(url: str, model: str, versions: int) -> None:
+def seed_versions(url: str, model: str, versions: int) -> None:
     session = benchlib.session()
     session.post(f"{url}/api/v1/models", json={"name": model}).raise_for_status()
     for number in range(1, versions + 1):
@@ -49,7 +49,7 @@ def move_latencies(url: str, moves: int, model: str = "moves", stage: str = "pro
             "rollback": benchlib.percentiles(rollbacks)}
 
 
-def _promote(url: str, model: str, version: int, stage: str) -> None:
+def promote(url: str, model: str, version: int, stage: str) -> None:
     benchlib.session().post(f"{url}/api/v1/models/{model}/promote",
                             json={"version": version, "stage": stage}).raise_for_status()
 
@@ -61,12 +61,12 @@ def _declare_canary(url: str, model: str) -> None:
 
 def run_backend(name: str, args) -> dict:
     with benchlib.backend_server(name, args.pg_url) as (process, url, data_dir, database_url):
-        _seed(url, "hot", 2)
+        seed_versions(url, "hot", 2)
         _declare_canary(url, "hot")
-        _promote(url, "hot", 1, "production")
-        _promote(url, "hot", 2, "canary")
+        promote(url, "hot", 1, "production")
+        promote(url, "hot", 2, "canary")
         for model in ("moves", "canary-moves"):
-            _seed(url, model, args.moves + 1)
+            seed_versions(url, model, args.moves + 1)
         _declare_canary(url, "canary-moves")
         benchlib.refresh_statistics(data_dir, database_url)  # before timing, as the job would
         moves = move_latencies(url, args.moves)

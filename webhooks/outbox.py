@@ -62,13 +62,26 @@ def subscribers(event_type: str, model: str | None,
     the subscriptions' shared lock (held to commit). Call it before the event counter's row is
     locked: a subscription change takes this lock first and the counter second, and the
     opposite order deadlocks against it."""
-    if database.transaction_depth() == 0:
-        raise RuntimeError("subscribers must be read inside the event's transaction")
     if event_type.startswith(INTERNAL_EVENTS):
         return []
+    return wanting(active_subscriptions(), event_type, model, stage)
+
+
+def active_subscriptions() -> list[WebhookSubscription]:
+    """Every active subscription, read as `subscribers` reads them (same lock, same rule on
+    when), for a transaction that appends several events."""
+    if database.transaction_depth() == 0:
+        raise RuntimeError("subscribers must be read inside the event's transaction")
     lock_subscriptions(exclusive=False)
-    return [s for s in WebhookSubscription.select().where(WebhookSubscription.active)
-            if matches(s, event_type, model, stage)]
+    return list(WebhookSubscription.select().where(WebhookSubscription.active))
+
+
+def wanting(active: list[WebhookSubscription], event_type: str, model: str | None,
+            stage: str | None = None) -> list[WebhookSubscription]:
+    """Those of `active` that want an event (internal events go to none)."""
+    if event_type.startswith(INTERNAL_EVENTS):
+        return []
+    return [s for s in active if matches(s, event_type, model, stage)]
 
 
 def enqueue(event: dict, targets: list[WebhookSubscription], *, at: dt.datetime,

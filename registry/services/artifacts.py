@@ -90,17 +90,19 @@ def finalize_version(model_name: str, number: int, *, actor: str,
 
 
 def make_ready(model: RegisteredModel, row: ModelVersion, *, actor: str,
-               now: dt.datetime) -> dict:
+               now: dt.datetime, files: list[dict] | None = None) -> dict:
     """Mark a pending version (locked by the caller) ready and evaluate it; returns the
     `version.ready` event's arguments, for the caller to append last in its transaction.
-    Raises InvalidInput when it has no files and no source_uri."""
-    files = [file_view(entry) for entry in
-             VersionFile.select().where(VersionFile.version == row).order_by(VersionFile.path)]
+    `files` is its manifest when the caller knows it (a version created in this transaction
+    has none). Raises InvalidInput when it has no files and no source_uri."""
+    if files is None:
+        files = [file_view(entry) for entry in VersionFile.select()
+                 .where(VersionFile.version == row).order_by(VersionFile.path)]
     if not files and not row.source_uri:
         raise InvalidInput(f"version {row.version} of '{model.name}' has no files and no "
                            "source_uri", errors={"files": ["upload at least one file"]})
     row.status, row.updated_at = "ready", now
-    row.save()
+    row.save(only=[ModelVersion.status, ModelVersion.updated_at])
     evaluations = evaluate_for_all_stages(model, row, trigger="finalize", actor=actor, now=now)
     return {"type_": events.VERSION_READY, "actor": actor, "model": model.name,
             "version": row.version, "now": now,

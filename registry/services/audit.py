@@ -29,17 +29,20 @@ def chain_hash(previous_hash: str, fields: dict) -> str:
     return hashlib.sha256(previous_hash.encode() + _canonical(fields)).hexdigest()
 
 
-def record_statement(event: Event) -> Statement:
-    """The statement that appends the audit record of `event`, to run inside its transaction
-    (the event counter's row lock is held, so records chain in seq order)."""
+def record_statement(events: list[Event]) -> Statement:
+    """The statement that appends the audit records of `events` (in seq order), to run inside
+    their transaction (the event counter's row lock is held, so records chain in seq order)."""
     facts = request_facts.get()
     last = AuditRecord.select(AuditRecord.hash).order_by(AuditRecord.seq.desc()).first()
-    row = AuditRecord(seq=event.seq, at=event.at, actor=event.actor, action=event.type,
-                      model=event.model, version=event.version,
-                      request_id=facts.get("request_id"), client_address=facts.get("client"),
-                      summary=event.data, previous_hash=last.hash if last else GENESIS)
-    row.hash = chain_hash(row.previous_hash, _fields(row))
-    return insert_statement(AuditRecord, [row.__data__])
+    previous, rows = last.hash if last else GENESIS, []
+    for event in events:
+        row = AuditRecord(seq=event.seq, at=event.at, actor=event.actor, action=event.type,
+                          model=event.model, version=event.version,
+                          request_id=facts.get("request_id"), client_address=facts.get("client"),
+                          summary=event.data, previous_hash=previous)
+        row.hash = previous = chain_hash(previous, _fields(row))
+        rows.append(row.__data__)
+    return insert_statement(AuditRecord, rows)
 
 
 def view(row: AuditRecord) -> dict:

@@ -7,7 +7,8 @@ import json
 
 from peewee import fn
 
-from registry.db import Placeholder, among_sql, fetch_prepared, ids_param, write_transaction
+from registry.db import (Placeholder, among_sql, fetch_prepared, ids_param, insert_rows,
+                         write_transaction)
 from registry.domain import events
 from registry.domain import criteria as rules
 from registry.models import (RUN_COLUMNS, Evaluation, Metric, MetricValue, ModelVersion, Param,
@@ -79,13 +80,15 @@ def evaluation_view(model_name: str, record: Evaluation | dict) -> dict:
 
 def evaluate_row(model: RegisteredModel, row: ModelVersion, stage: str, *, trigger: str,
                  actor: str, now: dt.datetime, store: bool = True,
-                 in_force: Criteria | None = None, subject: rules.Subject | None = None) -> dict:
+                 in_force: Criteria | None = None, subject: rules.Subject | None = None,
+                 holders_read: dict | None = None) -> dict:
     """Evaluate a version for a stage against the criteria in force and the holders of the
     stages its compare rules name (production's is the baseline when there are none).
 
     With `store` the evaluation is written (inside the caller's transaction) and the view has
     its id; without, the view's id is None and `save_evaluation` may store it later. A caller
-    evaluating several stages passes the criteria and the version's subject it already read.
+    evaluating several stages passes the criteria and the version's subject it already read,
+    and a dict in `holders_read` that keeps the stage holders read for one stage for the next.
     Raises UnknownStage for a stage the model does not have.
     """
     in_force = in_force or criteria_for(model)
@@ -93,9 +96,11 @@ def evaluate_row(model: RegisteredModel, row: ModelVersion, stage: str, *, trigg
         stage_rule(model, stage)  # raises UnknownStage
     stage_rules = in_force.stages[stage]
     compared = {rule["compare_to"] for rule in stage_rules if "compare_to" in rule}
-    baselines = {name: _baseline(model, name, row) for name in compared}
+    read = {} if holders_read is None else holders_read
+    baselines = {name: _baseline(model, name, row, read=read) for name in compared}
     if "production" not in baselines:  # only its version is shown: no rule reads its metrics
-        baselines["production"] = _baseline(model, "production", row, version_only=True)
+        baselines["production"] = _baseline(model, "production", row, read=read,
+                                            version_only=True)
     if subject is None:
         subject = load_subject(row) if stage_rules else rules.Subject(version=row.version)
     outcome = rules.evaluate(subject, stage_rules, stage=stage,
@@ -109,23 +114,40 @@ def evaluate_row(model: RegisteredModel, row: ModelVersion, stage: str, *, trigg
     return save_evaluation(row, view, now=now) if store else view
 
 
-def _baseline(model: RegisteredModel, stage: str, row: ModelVersion, *,
+def _baseline(model: RegisteredModel, stage: str, row: ModelVersion, *, read: dict,
               version_only: bool = False) -> rules.Subject | None:
+    """The stage holder as a rule compares with it, kept in `read` by (stage, version_only);
+    a full read serves a version-only one too."""
+    for key in ((stage, False), (stage, True)) if version_only else ((stage, False),):
+        if key in read:
+            return read[key]
     holder = stage_holder(model, stage)
     if holder is None or holder.id == row.id:
-        return None
-    return rules.Subject(version=holder.version) if version_only else load_subject(holder)
+        subject = None
+    else:
+        subject = rules.Subject(version=holder.version) if version_only else load_subject(holder)
+    read[stage, version_only] = subject
+    return subject
 
 
 def save_evaluation(row: ModelVersion, view: dict, *, now: dt.datetime) -> dict:
     """Store an evaluation built by evaluate_row(store=False); sets and returns its id."""
-    view["id"] = Evaluation.create(
-        version=row, stage=view["stage"], passed=view["passed"], results=view["results"],
-        baseline_version=view["baseline_version"],
-        criteria=[result["rule"] for result in view["results"]],  # every rule has a result
-        criteria_revision=view["criteria_revision"], trigger=view["trigger"],
-        actor=view["actor"], evaluated_at=now).id
-    return view
+    return save_evaluations(row, [view], now=now)[0]
+
+
+def save_evaluations(row: ModelVersion, views: list[dict], *, now: dt.datetime) -> list[dict]:
+    """Store evaluations built by evaluate_row(store=False) in one statement; sets their ids."""
+    if not views:
+        return views
+    ids = insert_rows(Evaluation, [{
+        "version": row.id, "stage": view["stage"], "passed": view["passed"],
+        "results": view["results"], "baseline_version": view["baseline_version"],
+        "criteria": [result["rule"] for result in view["results"]],  # every rule has a result
+        "criteria_revision": view["criteria_revision"], "trigger": view["trigger"],
+        "actor": view["actor"], "evaluated_at": now} for view in views], returning_id=True)
+    for view, new_id in zip(views, ids):
+        view["id"] = new_id
+    return views
 
 
 def evaluate_version(model_name: str, number: int, stage: str, *, actor: str,
@@ -151,9 +173,12 @@ def evaluate_for_all_stages(model: RegisteredModel, row: ModelVersion, *, trigge
     caller's transaction; the criteria and the version's metrics and metadata are read once."""
     in_force = criteria_for(model)
     subject = load_subject(row) if any(in_force.stages.values()) else None
-    return [evaluate_row(model, row, stage, trigger=trigger, actor=actor, now=now,
-                         in_force=in_force, subject=subject)
-            for stage in in_force.stages]
+    holders_read: dict = {}
+    views = [evaluate_row(model, row, stage, trigger=trigger, actor=actor, now=now,
+                          store=False, in_force=in_force, subject=subject,
+                          holders_read=holders_read)
+             for stage in in_force.stages]
+    return save_evaluations(row, views, now=now)
 
 
 def list_evaluations(model_name: str, number: int, *, stage: str | None = None, limit: int = 50,

@@ -35,19 +35,33 @@ def append_event(type_: EventType, *, actor: str, model: str | None = None,
     rows of matching webhook subscriptions are written in the same transaction. `stage` names
     the stage the event is about, for the feed's and subscriptions' stage filters.
     """
+    return append_events([{"type_": type_, "actor": actor, "model": model, "version": version,
+                           "stage": stage, "data": data, "now": now}])[0]
+
+
+def append_events(specs: list[dict]) -> list[Event]:
+    """Several events (append_event's arguments as dicts), in order and with consecutive seqs,
+    as append_event appends one, in the same few statements as one."""
     if database.transaction_depth() == 0:
         raise RuntimeError("append_event must run inside the mutation's transaction")
-    targets = outbox.subscribers(type_.name, model, stage)
-    seq = (Counter.update(value=Counter.value + 1).where(Counter.name == EVENT_SEQ)
-           .returning(Counter.value).execute())[0].value
-    at = now or utcnow()
-    event = Event(seq=seq, event_id=str(uuid.uuid4()), type=type_.name, model=model,
-                  version=version, stage=stage, actor=actor, at=at, data=data or {})
-    execute_together([insert_statement(Event, [event.__data__]), audit.record_statement(event)])
-    outbox.enqueue(event_view(event), targets, at=at,
-                   production_version=lambda: _production(model))
+    public = [spec for spec in specs if not spec["type_"].name.startswith(outbox.INTERNAL_EVENTS)]
+    active = outbox.active_subscriptions() if public else []
+    last = (Counter.update(value=Counter.value + len(specs)).where(Counter.name == EVENT_SEQ)
+            .returning(Counter.value).execute())[0].value
+    events = []
+    for seq, spec in enumerate(specs, start=last - len(specs) + 1):
+        events.append(Event(seq=seq, event_id=str(uuid.uuid4()), type=spec["type_"].name,
+                            model=spec.get("model"), version=spec.get("version"),
+                            stage=spec.get("stage"), actor=spec["actor"],
+                            at=spec.get("now") or utcnow(), data=spec.get("data") or {}))
+    execute_together([insert_statement(Event, [event.__data__ for event in events]),
+                      audit.record_statement(events)])
+    for event in events:
+        targets = outbox.wanting(active, event.type, event.model, event.stage)
+        outbox.enqueue(event_view(event), targets, at=event.at,
+                       production_version=lambda model=event.model: _production(model))
     database.after_commit(_wake_waiters)
-    return event
+    return events
 
 
 def _production(model_name: str | None) -> int | None:

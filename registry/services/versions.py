@@ -15,7 +15,7 @@ from registry.models import (RUN_COLUMNS, ModelVersion, Param,
                              RegisteredModel, VersionTag)
 from registry.services import idempotency
 from registry.services.evaluations import latest_evaluations
-from registry.services.events import append_event
+from registry.services.events import append_event, append_events
 from registry.services.holders import stage_order
 from registry.services.stages import leave_all_stages
 from registry.services.metrics import metric_statements
@@ -163,9 +163,8 @@ def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: s
         return view
     from registry.services.artifacts import make_ready  # artifacts reads views from here
 
-    ready = make_ready(model, row, actor=actor, now=now)
-    append_event(**created)
-    append_event(**ready)
+    ready = make_ready(model, row, actor=actor, now=now, files=[])
+    append_events([created, ready])
     return {**view, "status": row.status, "updated_at": rfc3339(row.updated_at),
             "evaluations": {e["stage"]: e for e in ready["data"]["evaluations"]}}
 

@@ -280,3 +280,25 @@ def test_a_bad_cursor_is_the_same_problem_on_every_list(client):
         assert answer.status_code == 422, (path, answer.json)
         assert answer.json["type"].endswith("/invalid-input")
         assert answer.json["errors"] == {"cursor": ["invalid"]}
+
+
+def test_a_version_created_ready_sends_both_events_in_order_and_chains_their_audit(hooks):
+    """`finalize: true` appends version.created and version.ready in one statement each for
+    events and audit records: consecutive seqs, both delivered in order, the chain intact."""
+    client, dispatcher, _clock, httpserver = hooks
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    create_model(client)
+    subscribe(client, httpserver.url_for("/hook"), events=["version.created", "version.ready"])
+    made = client.post("/api/v1/models/fraud/versions",
+                       json={"finalize": True, "source_uri": "s3://models/fraud/1"})
+    assert made.status_code == 201, made.json
+    run(dispatcher, passes=3)
+    bodies = [json.loads(body) for _request, body in received(httpserver)]
+    assert [b["type"] for b in bodies] == ["version.created", "version.ready"]
+    seqs = [b["data"]["seq"] for b in bodies]
+    assert seqs[1] == seqs[0] + 1
+    with database.connection_context():
+        from registry.services import audit
+        assert audit.verify() == []
+        actions = [r["action"] for r in audit.list_audit(limit=2).items]
+    assert actions == ["version.ready", "version.created"]
