@@ -9,17 +9,17 @@ import json
 import threading
 import time
 import urllib.parse
-import weakref
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from peewee import (SQL, Database, Expression, Field, Model, OperationalError, PostgresqlDatabase, Query,
                     SqliteDatabase)
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
-from webhooks.db import database, is_postgres  # noqa: F401  (one proxy shared with webhooks/)
+from webhooks.db import (  # noqa: F401  (one proxy and its prepared statements, shared with webhooks/)
+    Placeholder, database, fetch_prepared, is_postgres, select_prepared)
 
 
 
@@ -109,33 +109,6 @@ def open_database(config: dict) -> Database:
         db = _postgres(parts, config)
     database.initialize(db)
     return db
-
-
-_prepared: dict[str, weakref.WeakSet] = {}  # query name -> connections that prepared it
-_sqlite_text: dict[str, str] = {}  # query name -> its text with SQLite's placeholders
-
-
-Placeholder = Callable[[int], str]  # the text of the n-th parameter (from 1) in a statement
-
-
-def fetch_prepared(name: str, build_sql: Callable[[Placeholder], str],
-                   params: tuple) -> list[tuple]:
-    """Rows of a read query the hot path runs over and over. `build_sql` writes the query with
-    the placeholder it is given for each parameter. On PostgreSQL the query is prepared once per
-    pooled connection (`$1`, `$2`, ...), since planning it costs more than running it; SQLite
-    gets its numbered placeholders (`?1`, `?2`, ...), so a parameter may appear more than once."""
-    if not is_postgres():
-        sql = _sqlite_text.get(name)
-        if sql is None:  # built once per query name: this runs on every look-up
-            sql = _sqlite_text[name] = build_sql(lambda n: f"?{n}")
-        return database.execute_sql(sql, params).fetchall()
-    connection = database.connection()
-    prepared = _prepared.setdefault(name, weakref.WeakSet())
-    if connection not in prepared:
-        database.execute_sql(f"PREPARE {name} AS {build_sql(lambda n: f'${n}')}")
-        prepared.add(connection)
-    placeholders = ", ".join([database.param] * len(params))
-    return database.execute_sql(f"EXECUTE {name} ({placeholders})", params).fetchall()
 
 
 Statement = tuple[str, list]

@@ -1,8 +1,11 @@
-"""The one peewee database proxy (bound by registry.db.open_database) and portable field types."""
+"""The one peewee database proxy (bound by registry.db.open_database), the statements run over
+and over (prepared once per connection on PostgreSQL) and portable field types."""
 from __future__ import annotations
 
 import datetime as dt
 import json
+import weakref
+from typing import Callable
 
 from peewee import BigIntegerField, DatabaseProxy, Model, PostgresqlDatabase, TextField
 
@@ -22,6 +25,49 @@ def require_transaction(what: str) -> None:
 
 def is_postgres() -> bool:
     return isinstance(database.obj, PostgresqlDatabase)
+
+
+_prepared: dict[str, weakref.WeakSet] = {}  # query name -> connections that prepared it
+_sqlite_text: dict[str, str] = {}  # query name -> its text with SQLite's placeholders
+
+
+Placeholder = Callable[[int], str]  # the text of the n-th parameter (from 1) in a statement
+
+
+def fetch_prepared(name: str, build_sql: Callable[[Placeholder], str],
+                   params: tuple) -> list[tuple]:
+    """Rows of a statement run over and over (a read, or a write with RETURNING inside the
+    caller's transaction). `build_sql` writes the statement with
+    the placeholder it is given for each parameter. On PostgreSQL the query is prepared once per
+    pooled connection (`$1`, `$2`, ...), since planning it costs more than running it; SQLite
+    gets its numbered placeholders (`?1`, `?2`, ...), so a parameter may appear more than once."""
+    if not is_postgres():
+        sql = _sqlite_text.get(name)
+        if sql is None:  # built once per query name: this runs on every look-up
+            sql = _sqlite_text[name] = build_sql(lambda n: f"?{n}")
+        return database.execute_sql(sql, params).fetchall()
+    connection = database.connection()
+    prepared = _prepared.setdefault(name, weakref.WeakSet())
+    if connection not in prepared:
+        database.execute_sql(f"PREPARE {name} AS {build_sql(lambda n: f'${n}')}")
+        prepared.add(connection)
+    arguments = f" ({', '.join([database.param] * len(params))})" if params else ""
+    return database.execute_sql(f"EXECUTE {name}{arguments}", params).fetchall()
+
+
+def select_prepared(name: str, table: type[Model], tail: Callable[[Placeholder], str],
+                    params: tuple) -> list[Model]:
+    """Every column of the rows of `table` that `tail` (the text after `FROM table`) chooses, as
+    model instances, through fetch_prepared: for the reads every write of a kind repeats, whose
+    SQL peewee would otherwise rebuild node by node each time."""
+    fields = table._meta.sorted_fields
+
+    def build(param: Placeholder) -> str:
+        columns = ", ".join(f'"{field.column_name}"' for field in fields)
+        return f'SELECT {columns} FROM "{table._meta.table_name}" {tail(param)}'
+
+    return [table(**{field.name: field.python_value(value) for field, value in zip(fields, row)})
+            for row in fetch_prepared(name, build, params)]
 
 
 def rfc3339(value: dt.datetime | None) -> str | None:

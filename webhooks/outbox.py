@@ -6,7 +6,7 @@ import json
 import threading
 from typing import Callable
 
-from webhooks.db import database, is_postgres
+from webhooks.db import database, is_postgres, select_prepared
 from webhooks.models import Delivery, WebhookSubscription
 
 CHANNEL = "modelyard_deliveries"
@@ -73,7 +73,8 @@ def active_subscriptions() -> list[WebhookSubscription]:
     if database.transaction_depth() == 0:
         raise RuntimeError("subscribers must be read inside the event's transaction")
     lock_subscriptions(exclusive=False)
-    return list(WebhookSubscription.select().where(WebhookSubscription.active))
+    return select_prepared("active_subscriptions", WebhookSubscription,
+                           lambda _param: "WHERE active", ())
 
 
 def wanting(active: list[WebhookSubscription], event_type: str, model: str | None,

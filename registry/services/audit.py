@@ -5,7 +5,7 @@ import datetime as dt
 import hashlib
 import json
 
-from registry.db import Statement, insert_statement
+from registry.db import Statement, fetch_prepared, insert_statement
 from registry.models import AuditRecord, Counter, Event
 from registry.services.context import request_facts
 from registry.services.pages import Page, newest_first
@@ -33,8 +33,9 @@ def record_statement(events: list[Event]) -> Statement:
     """The statement that appends the audit records of `events` (in seq order), to run inside
     their transaction (the event counter's row lock is held, so records chain in seq order)."""
     facts = request_facts.get()
-    last = AuditRecord.select(AuditRecord.hash).order_by(AuditRecord.seq.desc()).first()
-    previous, rows = last.hash if last else GENESIS, []
+    last = fetch_prepared("last_audit_hash", lambda _param: (
+        "SELECT hash FROM audit_record ORDER BY seq DESC LIMIT 1"), ())
+    previous, rows = last[0][0] if last else GENESIS, []
     for event in events:
         row = AuditRecord(seq=event.seq, at=event.at, actor=event.actor, action=event.type,
                           model=event.model, version=event.version,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from registry.db import write_transaction
+from registry.db import select_prepared, write_transaction
 from registry.domain import events
 from registry.domain.criteria import CRITERIA_STAGES, validate_criteria
 from registry.models import CriteriaRevision, RegisteredModel
@@ -51,8 +51,9 @@ class Criteria:
 
 
 def _newest(model: RegisteredModel) -> CriteriaRevision | None:
-    return (CriteriaRevision.select().where(CriteriaRevision.model == model)
-            .order_by(CriteriaRevision.revision.desc()).first())
+    newest = select_prepared("newest_criteria", CriteriaRevision, lambda param: (
+        f"WHERE model_id = {param(1)} ORDER BY revision DESC LIMIT 1"), (model.id,))
+    return newest[0] if newest else None
 
 
 def _default_or_none(stage: str) -> list[dict]:

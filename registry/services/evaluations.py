@@ -8,7 +8,7 @@ import json
 from peewee import fn
 
 from registry.db import (Placeholder, among_sql, fetch_prepared, ids_param, insert_rows,
-                         write_transaction)
+                         select_prepared, write_transaction)
 from registry.domain import events
 from registry.domain import criteria as rules
 from registry.models import (RUN_COLUMNS, Evaluation, Metric, MetricValue, ModelVersion, Param,
@@ -114,6 +114,11 @@ def evaluate_row(model: RegisteredModel, row: ModelVersion, stage: str, *, trigg
     return save_evaluation(row, view, now=now) if store else view
 
 
+def _holder_number_sql(param: Placeholder) -> str:
+    return ("SELECT v.id, v.version FROM stage_holder h JOIN model_version v ON v.id = h.version_id "
+            f"WHERE h.model_id = {param(1)} AND h.stage = {param(2)}")
+
+
 def _baseline(model: RegisteredModel, stage: str, row: ModelVersion, *, read: dict,
               version_only: bool = False) -> rules.Subject | None:
     """The stage holder as a rule compares with it, kept in `read` by (stage, version_only);
@@ -121,11 +126,13 @@ def _baseline(model: RegisteredModel, stage: str, row: ModelVersion, *, read: di
     for key in ((stage, False), (stage, True)) if version_only else ((stage, False),):
         if key in read:
             return read[key]
-    holder = stage_holder(model, stage)
-    if holder is None or holder.id == row.id:
-        subject = None
+    if version_only:
+        held = fetch_prepared("holder_number", _holder_number_sql, (model.id, stage))
+        subject = (rules.Subject(version=held[0][1]) if held and held[0][0] != row.id
+                   else None)
     else:
-        subject = rules.Subject(version=holder.version) if version_only else load_subject(holder)
+        holder = stage_holder(model, stage)
+        subject = load_subject(holder) if holder is not None and holder.id != row.id else None
     read[stage, version_only] = subject
     return subject
 
@@ -195,21 +202,15 @@ def list_evaluations(model_name: str, number: int, *, stage: str | None = None, 
     return Page([evaluation_view(model.name, r) for r in records], next_cursor)
 
 
-def _latest_sql(param: Placeholder) -> str:
-    columns = ", ".join(f'"{field.column_name}"' for field in Evaluation._meta.sorted_fields)
-    return f"""
-SELECT {columns} FROM evaluation WHERE id IN (
-  SELECT MAX(id) FROM evaluation WHERE version_id {among_sql(param(1))} GROUP BY version_id, stage)"""
-
-
 def latest_evaluations(rows: list[ModelVersion], model_names: dict[int, str]) -> dict[int, dict]:
     """version id -> {stage: newest evaluation view}, in one prepared query whatever the count."""
     by_id = {row.id: row for row in rows}
     latest: dict[int, dict] = {row.id: {} for row in rows}
-    fields = Evaluation._meta.sorted_fields
-    for values in fetch_prepared("latest_evaluations", _latest_sql, (ids_param(list(by_id)),)):
-        record = Evaluation(**{field.name: field.python_value(value)
-                               for field, value in zip(fields, values)})
+    newest = select_prepared("latest_evaluations", Evaluation, lambda param: (
+        "WHERE id IN (SELECT MAX(id) FROM evaluation "
+        f"WHERE version_id {among_sql(param(1))} GROUP BY version_id, stage)"),
+        (ids_param(list(by_id)),))
+    for record in newest:
         row = by_id[record.version_id]
         record.version = row
         latest[row.id][record.stage] = evaluation_view(model_names[row.model_id], record)

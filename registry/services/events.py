@@ -7,9 +7,9 @@ import time
 import uuid
 from typing import Any
 
-from registry.db import database, execute_together, insert_statement
+from registry.db import database, execute_together, fetch_prepared, insert_statement
 from registry.domain.events import EventType
-from registry.models import Counter, Event, ModelVersion, RegisteredModel
+from registry.models import Event, ModelVersion, RegisteredModel
 from registry.services import audit
 from registry.services.timefmt import rfc3339, utcnow
 from webhooks import outbox
@@ -46,8 +46,9 @@ def append_events(specs: list[dict]) -> list[Event]:
         raise RuntimeError("append_event must run inside the mutation's transaction")
     public = [spec for spec in specs if not spec["type_"].name.startswith(outbox.INTERNAL_EVENTS)]
     active = outbox.active_subscriptions() if public else []
-    last = (Counter.update(value=Counter.value + len(specs)).where(Counter.name == EVENT_SEQ)
-            .returning(Counter.value).execute())[0].value
+    last = fetch_prepared("take_event_seqs", lambda param: (
+        f"UPDATE counter SET value = value + {param(1)} WHERE name = {param(2)} RETURNING value"),
+        (len(specs), EVENT_SEQ))[0][0]
     events = []
     for seq, spec in enumerate(specs, start=last - len(specs) + 1):
         events.append(Event(seq=seq, event_id=str(uuid.uuid4()), type=spec["type_"].name,

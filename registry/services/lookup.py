@@ -1,7 +1,7 @@
 """Finding a model or a version by its public name, optionally locking the row."""
 from __future__ import annotations
 
-from registry.db import locked
+from registry.db import fetch_prepared, locked
 from registry.domain.errors import ModelNotFound, VersionNotFound
 from registry.models import ModelVersion, RegisteredModel
 
@@ -28,10 +28,11 @@ def find_version(model: RegisteredModel, number: int, *, for_update: bool = Fals
 def allocate_version_number(name: str) -> tuple[RegisteredModel, int]:
     """Take the model's next version number in one statement; the row stays locked until the
     transaction ends, so numbers are gapless, increasing and never reused. Raises ModelNotFound."""
-    rows = list(RegisteredModel.update(last_version=RegisteredModel.last_version + 1)
-                .where(RegisteredModel.name == name)
-                .returning(RegisteredModel.id, RegisteredModel.name, RegisteredModel.description,
-                           RegisteredModel.last_version).execute())
+    rows = fetch_prepared("take_version_number", lambda param: (
+        "UPDATE registered_model SET last_version = last_version + 1 "
+        f"WHERE name = {param(1)} RETURNING id, name, description, last_version"), (name,))
     if not rows:
         raise ModelNotFound(f"model '{name}' does not exist")
-    return rows[0], rows[0].last_version
+    model_id, model_name, description, number = rows[0]
+    return RegisteredModel(id=model_id, name=model_name, description=description,
+                           last_version=number), number

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Mapping
 
-from peewee import EXCLUDED
-
-from registry.db import Statement, execute_together, insert_statement, write_transaction
+from registry.db import Statement, database, execute_together, insert_statement, write_transaction
 from registry.domain import events
 from registry.domain.errors import InvalidInput
 from registry.models import Metric, MetricValue, ModelVersion
@@ -27,15 +26,20 @@ def metric_statements(row: ModelVersion, metrics: Mapping[str, float], *, source
                                         for key, value in metrics.items()])
     if source == "live":
         return [history]
-    index = (MetricValue.insert_many([{"version": row.id, "key": key, "value": value,
-                                       "recorded_at": recorded_at}
-                                      for key, value in metrics.items()])
-             .on_conflict(conflict_target=[MetricValue.version, MetricValue.key],
-                          update={MetricValue.value: EXCLUDED.value,
-                                  MetricValue.recorded_at: EXCLUDED.recorded_at},
-                          where=(MetricValue.recorded_at <= EXCLUDED.recorded_at))
-             .as_rowcount().sql())
+    at = MetricValue.recorded_at.db_value(recorded_at)
+    index = (_index_sql(len(metrics), database.param),
+             [value for key, number in metrics.items() for value in (row.id, key, number, at)])
     return [history, index]
+
+
+@lru_cache(maxsize=64)
+def _index_sql(count: int, param: str) -> str:
+    """The upsert of `count` values into the search index, where the newest recorded wins."""
+    values = ", ".join([f"({param}, {param}, {param}, {param})"] * count)
+    return ("INSERT INTO metric_value (version_id, key, value, recorded_at) VALUES "
+            f"{values} ON CONFLICT (version_id, key) DO UPDATE SET value = EXCLUDED.value, "
+            "recorded_at = EXCLUDED.recorded_at "
+            "WHERE metric_value.recorded_at <= EXCLUDED.recorded_at")
 
 
 def record_metrics(model_name: str, number: int, metrics: Mapping[str, float], *, source: str,

@@ -6,7 +6,7 @@ import datetime as dt
 
 from peewee import IntegrityError
 
-from registry.db import write_transaction
+from registry.db import fetch_prepared, write_transaction
 from registry.domain import events
 from registry.domain.errors import StageConflict, StageExists, UnknownStage
 from registry.domain.stages import HELD_STAGES, StageRule, check_new_stage_name
@@ -32,8 +32,8 @@ def stage_rule(model: RegisteredModel, name: str) -> StageRule:
 
 def declared_names(model: RegisteredModel) -> list[str]:
     """The model's declared stages, by name."""
-    return [name for (name,) in ModelStage.select(ModelStage.name)
-            .where(ModelStage.model == model).order_by(ModelStage.name).tuples()]
+    return [name for (name,) in fetch_prepared("declared_stages", lambda param: (
+        f"SELECT name FROM model_stage WHERE model_id = {param(1)} ORDER BY name"), (model.id,))]
 
 
 def stage_names(model: RegisteredModel) -> list[str]:
