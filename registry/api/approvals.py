@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask import current_app
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from registry.api.blueprint import Blueprint
 from registry.api.context import caller, current_subject
 from registry.api.criteria import EvaluationSchema
 from registry.api.schemas import MAX_INT, TIME, PageArgs, Strict, _text, held_stage

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields
 
+from registry.api.blueprint import Blueprint
 from registry.api.context import current_actor
 from registry.api.schemas import TIME, PageArgs, Strict, held_stage
 from registry.services import criteria as criteria_service

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask import current_app
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from registry.api.blueprint import Blueprint
 from registry.api.context import current_actor
 from registry.api.schemas import MAX_INT, TIME, Strict, _text, held_stage
 from registry.services import alerts as alert_service

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 
+from registry.api.blueprint import Blueprint
 from registry.api.schemas import EventArgs, EventPageSchema
 from registry.services import events as event_service
 

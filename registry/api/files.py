@@ -7,9 +7,9 @@ import datetime as dt
 import re
 
 from flask import Response, current_app, redirect, request
-from flask_smorest import Blueprint
 from werkzeug.routing import PathConverter
 
+from registry.api.blueprint import Blueprint
 from registry.api.context import current_actor
 from registry.api.problems import problem
 from registry.api.schemas import FileSchema, VersionSchema

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from registry.api.blueprint import Blueprint
 from registry.api.context import caller, current_actor
 from registry.api.schemas import ModelCreateSchema, ModelListArgs, ModelPageSchema, ModelPatchSchema, ModelSchema
 from registry.services import models as model_service

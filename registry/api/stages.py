@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask import Response, current_app, json, request
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from registry.api.blueprint import Blueprint
 from registry.api.context import caller, current_actor
 from registry.api.criteria import EvaluationSchema
 from registry.api.schemas import (MAX_INT, ON_DEGRADED, TIME, PageArgs, Strict, _text,

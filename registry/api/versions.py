@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from registry.api.blueprint import Blueprint
 from registry.api.context import caller, current_actor, idempotency_key, idempotency_ttl_s
 from registry.api.schemas import (MetricHistoryArgs, MetricPageSchema, MetricsRecordedSchema,
                                   MetricsRecordSchema, StageChangeSchema, VersionCreateSchema,

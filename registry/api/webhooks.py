@@ -4,9 +4,9 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from registry.api.blueprint import Blueprint
 from registry.api.context import current_actor
 from registry.api.schemas import TIME, PageArgs, Strict, _text, held_stage
 from registry.domain.names import MODEL_NAME

@@ -1,3 +1,5 @@
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from tests.api.helpers import assert_problem, create_model, create_version
@@ -132,3 +134,24 @@ def test_a_version_with_a_source_uri_is_created_ready_in_one_call(client):
     assert again.json == made.json and again.headers["Idempotent-Replayed"] == "true"
     assert client.post("/api/v1/models/fraud/versions", json={
         "source_uri": "s3://models/fraud/8"}).json["status"] == "pending"
+
+
+def test_bodies_parsed_on_many_threads_at_once_keep_their_own_values(app):
+    """Request schemas are built once and shared by every thread (registry/api/blueprint.py):
+    each registration still gets exactly the tags, params and metrics it sent."""
+    create_model(app.test_client())
+
+    def register(index: int) -> tuple[int, dict]:
+        sent = {"tags": {"job": f"j{index}"}, "run": {"params": {"seed": index},
+                                                       "metrics": {"auc": index / 100}}}
+        made = app.test_client().post("/api/v1/models/fraud/versions", json=sent)
+        assert made.status_code == 201, made.json
+        return made.json["version"], sent
+
+    with ThreadPoolExecutor(8) as pool:
+        registered = list(pool.map(register, range(40)))
+    client = app.test_client()
+    for number, sent in registered:
+        view = client.get(f"/api/v1/models/fraud/versions/{number}").json
+        assert (view["tags"], view["run"]["params"], view["metrics"]) == (
+            sent["tags"], sent["run"]["params"], sent["run"]["metrics"])
