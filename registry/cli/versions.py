@@ -125,8 +125,8 @@ def _show_version(out: Output, view: dict) -> None:
         ["created", f"{_short(view['created_at'])} by {view.get('created_by') or '-'}"],
         ["description", view.get("description") or ""],
         ["run", " ".join(f"{k}={run[k]}" for k in ("id", "experiment") if run.get(k))],
-        ["dataset", " ".join(f"{v}" for v in dataset.values())],
-        ["code", " ".join(f"{v}" for v in code.values())],
+        ["dataset", " ".join(f"{v}" for v in dataset.values() if v is not None)],
+        ["code", " ".join(f"{v}" for v in code.values() if v is not None)],
         ["params", " ".join(f"{k}={v}" for k, v in sorted((run.get("params") or {}).items()))],
         ["metrics", " ".join(f"{k}={v:g}" for k, v in sorted((view.get("metrics") or {}).items()))],
         ["tags", " ".join(f"{k}={v}" for k, v in sorted((view.get("tags") or {}).items()))]])

@@ -290,6 +290,7 @@ def test_human_output_reads_as_sentences_and_tables(server, tmp_path):
     shown = cli(server, "versions", "show", "human", "1")
     assert shown.returncode == 0 and not shown.stdout.lstrip().startswith("{")
     assert "weights.bin" in shown.stdout and "metrics" in shown.stdout
+    assert "None" not in shown.stdout  # a version without dataset or code shows blanks
     listed = cli(server, "models", "list")
     assert all(line == line.rstrip() for line in listed.stdout.splitlines())
     tokens = subprocess.run([sys.executable, "-m", "registry", "tokens", "list", "--data-dir",
