@@ -5,7 +5,9 @@ outbox row joins the caller's transaction.
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import threading
 import time
 import urllib.parse
@@ -189,29 +191,70 @@ def analyze() -> None:
 
 
 # SQLite has one writer at a time, and its busy handler lets waiting writers poll with growing
-# sleeps: under a burst from many threads one of them can lose for longer than busy_timeout and
-# answer 503. Threads of one process queue on this lock instead, in arrival order; processes
-# still meet at SQLite's lock, a handful of contenders rather than every thread.
+# sleeps (up to 100 ms each): under a burst one of them can lose for longer than busy_timeout
+# and answer 503, and every registration's tail grows with the sleeps. Threads of one process
+# queue on this lock, and processes on an advisory lock on a file beside the database, which a
+# waiter polls every millisecond: the database's own lock is then always free at BEGIN.
 _SQLITE_WRITER = threading.RLock()  # re-entered by work a commit hook starts on this thread
+_writer_depth = 0  # how deep the owning thread is in write_transaction; changed under the RLock
 WRITER_QUEUE_S = 30  # then 503, as a busy database answers
+WRITER_POLL_S = 0.001
 
 
 @contextmanager
 def write_transaction() -> Iterator[None]:
     """One use case's transaction; on SQLite it begins IMMEDIATE (set on the database), after
-    the process's other writers."""
+    the other writers of this process and then of every process on this database file."""
+    global _writer_depth
     if is_postgres() or database.transaction_depth() > 0:
         with database.atomic():
             yield
         return
+    deadline = time.monotonic() + WRITER_QUEUE_S
     if not _SQLITE_WRITER.acquire(timeout=WRITER_QUEUE_S):
         raise OperationalError(f"database is locked: waited {WRITER_QUEUE_S} s behind this "
                                "process's other writers")
     try:
-        with database.atomic():
-            yield
+        if _writer_depth == 0:
+            _lock_writer_file(deadline)
+        _writer_depth += 1
+        try:
+            with database.atomic():
+                yield
+        finally:
+            _writer_depth -= 1
+            if _writer_depth == 0:
+                fcntl.flock(_writer_file(), fcntl.LOCK_UN)
     finally:
         _SQLITE_WRITER.release()
+
+
+_writer_fds: dict[tuple[str, int], int] = {}  # (database path, pid) -> the lock file's fd
+
+
+def _writer_file() -> int:
+    """This process's descriptor of the lock file beside the database (opened after a fork:
+    an inherited one would share its lock with the parent). Called under the RLock."""
+    key = (f"{database.obj.database}.writer-lock", os.getpid())
+    if key not in _writer_fds:
+        while len(_writer_fds) >= 8:  # tests open many databases; no lock is held on these
+            os.close(_writer_fds.pop(next(iter(_writer_fds))))
+        _writer_fds[key] = os.open(key[0], os.O_RDWR | os.O_CREAT, 0o600)
+    return _writer_fds[key]
+
+
+def _lock_writer_file(deadline: float) -> None:
+    """Take the cross-process writer lock, or raise OperationalError (503) at `deadline`."""
+    handle = _writer_file()
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OperationalError(f"database is locked: waited {WRITER_QUEUE_S} s behind "
+                                       "other processes' writers") from None
+            time.sleep(WRITER_POLL_S)
 
 
 def locked(query: Query) -> Query:
