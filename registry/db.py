@@ -86,6 +86,10 @@ class PostgresqlPool(PooledPostgresqlDatabase):
         if not close_conn and not conn.closed:
             self._returned_at[self.conn_key(conn)] = time.monotonic()
 
+    def _close_raw(self, conn) -> None:  # a stale or idle connection closed: forget it
+        self._returned_at.pop(self.conn_key(conn), None)
+        super()._close_raw(conn)
+
 
 def _postgres(parts: urllib.parse.SplitResult, config: dict) -> PostgresqlDatabase:
     return PostgresqlPool(

@@ -10,7 +10,6 @@ Prints a table (or JSON) with versions/s at N clients and search p50/p99 at the 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -87,34 +86,16 @@ def bulk_seed(database_url: str, data_dir: str, total: int, seed: int = 7) -> No
     """Grow model `bench` to `total` versions straight in the database (the same rows the API
     writes, thousands per statement): registering 100,000 over HTTP would take minutes, and
     the load is not what this measures."""
-    from registry.config import load_config
-    from registry.db import database, open_database
-    from registry.models import MetricValue, ModelVersion, Param, RegisteredModel, VersionTag
+    from registry.models import RegisteredModel
 
-    config = load_config({"server": {"data_dir": data_dir}, "database": {"url": database_url}},
-                         environ={})
-    open_database(config)
+    database = benchlib.open_registry_database(database_url, data_dir)
     rng = random.Random(seed)
     with database.connection_context(), database.atomic():
         model = RegisteredModel.get(RegisteredModel.name == "bench")
-        start = model.last_version + 1
-        for first in range(start, total + 1, 2000):
-            numbers = range(first, min(first + 2000, total + 1))
-            ModelVersion.insert_many([{"model": model.id, "version": n, "status": "ready",
-                                       "dataset_name": "tx",
-                                       "dataset_digest": f"d{rng.randrange(10)}"}
-                                      for n in numbers]).execute()
-            ids = dict(ModelVersion.select(ModelVersion.version, ModelVersion.id).where(
-                (ModelVersion.model == model) & ModelVersion.version.in_(list(numbers))).tuples())
-            MetricValue.insert_many([{"version": ids[n], "key": key, "value": rng.random(),
-                                      "recorded_at": 0} for n in numbers
-                                     for key in ("accuracy", "auc")]).execute()
-            Param.insert_many([{"version": ids[n], "key": "lr", "value_json": json.dumps(lr),
-                                "value_num": lr, "value_text": None} for n in numbers
-                               for lr in [rng.choice([0.1, 0.05, 0.01, 0.005, 0.001])]]).execute()
-            VersionTag.insert_many([{"version": ids[n], "key": "team",
-                                     "value": rng.choice(["risk", "growth", "ops"])}
-                                    for n in numbers]).execute()
+        for first in range(model.last_version + 1, total + 1, 2000):
+            benchlib.insert_seeded_versions(rng, [
+                benchlib.seeded_version_row(rng, model.id, n)
+                for n in range(first, min(first + 2000, total + 1))])
         model.last_version = total
         model.save()
     database.obj.close_all() if hasattr(database.obj, "close_all") else database.close()

@@ -16,7 +16,6 @@ costs grow with the registry (`--models 10000 --per-model 100` is the 1,000,000-
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 
@@ -32,20 +31,12 @@ SHAPES = {
 BATCH = 2000
 
 
-def _version_rows(rng: random.Random, model_id: int, numbers: range) -> list[dict]:
-    return [{"model": model_id, "version": n, "status": "ready", "dataset_name": "tx",
-             "dataset_digest": f"d{rng.randrange(10)}"} for n in numbers]
-
-
 def seed(database_url: str, data_dir: str, models: int, per_model: int, seed_: int = 7) -> None:
     """`models` models named m-0... with `per_model` ready versions each, thousands of rows per
     statement, in one transaction."""
-    from registry.config import load_config
-    from registry.db import database, open_database
-    from registry.models import MetricValue, ModelVersion, Param, RegisteredModel, VersionTag
+    from registry.models import RegisteredModel
 
-    open_database(load_config({"server": {"data_dir": data_dir},
-                               "database": {"url": database_url}}, environ={}))
+    database = benchlib.open_registry_database(database_url, data_dir)
     rng = random.Random(seed_)
     with database.connection_context(), database.atomic():
         for first in range(0, models, BATCH):
@@ -56,29 +47,12 @@ def seed(database_url: str, data_dir: str, models: int, per_model: int, seed_: i
                      .where(RegisteredModel.name.startswith("m-")).tuples()]
         pending: list[dict] = []
         for model_id in model_ids:
-            pending += _version_rows(rng, model_id, range(1, per_model + 1))
+            pending += [benchlib.seeded_version_row(rng, model_id, n)
+                        for n in range(1, per_model + 1)]
             if len(pending) >= BATCH or model_id == model_ids[-1]:
-                _insert_versions(rng, pending, ModelVersion, MetricValue, Param, VersionTag)
+                benchlib.insert_seeded_versions(rng, pending)
                 pending = []
     database.close()
-
-
-def _insert_versions(rng, rows, ModelVersion, MetricValue, Param, VersionTag) -> None:
-    ids = [row.id for row in ModelVersion.insert_many(rows).returning(ModelVersion.id).execute()]
-    MetricValue.insert_many([{"version": vid, "key": key, "value": rng.random(),
-                              "recorded_at": 0} for vid in ids
-                             for key in ("accuracy", "auc")]).execute()
-    Param.insert_many([{"version": vid, "key": key, "value_json": json.dumps(value),
-                        "value_num": num, "value_text": text} for vid in ids
-                       for key, value, num, text in _params(rng)]).execute()
-    VersionTag.insert_many([{"version": vid, "key": "team",
-                             "value": rng.choice(["risk", "growth", "ops"])}
-                            for vid in ids]).execute()
-
-
-def _params(rng: random.Random) -> list[tuple]:
-    lr, optimizer = rng.choice([0.1, 0.05, 0.01, 0.005, 0.001]), rng.choice(["adam", "sgd"])
-    return [("lr", lr, lr, None), ("optimizer", optimizer, None, optimizer)]
 
 
 def shape_latencies(url: str, rounds: int, models: int) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import resource
 import shutil
@@ -252,3 +253,41 @@ def results_per_backend(args, run_backend) -> list[dict] | None:
         print(json.dumps(results, indent=2))
         return None
     return results
+
+
+def open_registry_database(database_url: str, data_dir: str):
+    """The registry's database for this data folder and URL, opened in this process (for bulk
+    seeding); returns the shared proxy."""
+    from registry.config import load_config
+    from registry.db import database, open_database
+
+    open_database(load_config({"server": {"data_dir": data_dir},
+                               "database": {"url": database_url}}, environ={}))
+    return database
+
+
+def seeded_version_row(rng: random.Random, model_id: int, number: int) -> dict:
+    return {"model": model_id, "version": number, "status": "ready", "dataset_name": "tx",
+            "dataset_digest": f"d{rng.randrange(10)}"}
+
+
+def insert_seeded_versions(rng: random.Random, rows: list[dict]) -> None:
+    """Insert version rows (seeded_version_row) with what the API writes beside them: two
+    metrics in the search index, two params (a number and a text) and a tag, one statement per
+    table. Inside the caller's transaction."""
+    from registry.models import MetricValue, ModelVersion, Param, VersionTag
+
+    ids = [row.id for row in ModelVersion.insert_many(rows).returning(ModelVersion.id).execute()]
+    MetricValue.insert_many([{"version": vid, "key": key, "value": rng.random(),
+                              "recorded_at": 0} for vid in ids
+                             for key in ("accuracy", "auc")]).execute()
+    params = [(vid, rng.choice([0.1, 0.05, 0.01, 0.005, 0.001]), rng.choice(["adam", "sgd"]))
+              for vid in ids]
+    Param.insert_many([{"version": vid, "key": "lr", "value_json": json.dumps(lr),
+                        "value_num": lr, "value_text": None} for vid, lr, _ in params]
+                      + [{"version": vid, "key": "optimizer", "value_json": json.dumps(opt),
+                          "value_num": None, "value_text": opt} for vid, _, opt in params]
+                      ).execute()
+    VersionTag.insert_many([{"version": vid, "key": "team",
+                             "value": rng.choice(["risk", "growth", "ops"])}
+                            for vid in ids]).execute()

@@ -66,7 +66,8 @@ def select_prepared(name: str, table: type[Model], tail: Callable[[Placeholder],
         columns = ", ".join(f'"{field.column_name}"' for field in fields)
         return f'SELECT {columns} FROM "{table._meta.table_name}" {tail(param)}'
 
-    return [table(**{field.name: field.python_value(value) for field, value in zip(fields, row)})
+    return [table(__no_default__=True,
+                  **{field.name: field.python_value(value) for field, value in zip(fields, row)})
             for row in fetch_prepared(name, build, params)]
 
 

@@ -56,20 +56,11 @@ def payload(event: dict, production_version: int | None) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def subscribers(event_type: str, model: str | None,
-                stage: str | None = None) -> list[WebhookSubscription]:
-    """The active subscriptions that want an event, read inside the event's transaction under
-    the subscriptions' shared lock (held to commit). Call it before the event counter's row is
-    locked: a subscription change takes this lock first and the counter second, and the
-    opposite order deadlocks against it."""
-    if event_type.startswith(INTERNAL_EVENTS):
-        return []
-    return wanting(active_subscriptions(), event_type, model, stage)
-
-
 def active_subscriptions() -> list[WebhookSubscription]:
-    """Every active subscription, read as `subscribers` reads them (same lock, same rule on
-    when), for a transaction that appends several events."""
+    """Every active subscription, read inside the events' transaction under the subscriptions'
+    shared lock (held to commit); `wanting` picks those an event goes to. Call it before the
+    event counter's row is locked: a subscription change takes this lock first and the counter
+    second, and the opposite order deadlocks against it."""
     if database.transaction_depth() == 0:
         raise RuntimeError("subscribers must be read inside the event's transaction")
     lock_subscriptions(exclusive=False)
@@ -88,7 +79,7 @@ def wanting(active: list[WebhookSubscription], event_type: str, model: str | Non
 def enqueue(event: dict, targets: list[WebhookSubscription], *, at: dt.datetime,
             production_version: Callable[[], int | None]) -> int:
     """Write a pending delivery of `event` (its public view) for each of `targets` (from
-    subscribers()), inside the caller's transaction; returns how many. `production_version` is
+    wanting()), inside the caller's transaction; returns how many. `production_version` is
     called only when someone listens."""
     if not targets:
         return 0

@@ -121,20 +121,17 @@ def _holder_number_sql(param: Placeholder) -> str:
 
 def _baseline(model: RegisteredModel, stage: str, row: ModelVersion, *, read: dict,
               version_only: bool = False) -> rules.Subject | None:
-    """The stage holder as a rule compares with it, kept in `read` by (stage, version_only);
-    a full read serves a version-only one too."""
-    for key in ((stage, False), (stage, True)) if version_only else ((stage, False),):
-        if key in read:
-            return read[key]
-    if version_only:
-        held = fetch_prepared("holder_number", _holder_number_sql, (model.id, stage))
-        subject = (rules.Subject(version=held[0][1]) if held and held[0][0] != row.id
-                   else None)
-    else:
-        holder = stage_holder(model, stage)
-        subject = load_subject(holder) if holder is not None and holder.id != row.id else None
-    read[stage, version_only] = subject
-    return subject
+    """The stage holder as a rule compares with it (only its number with `version_only`), or
+    None when the stage is empty or held by `row`; kept in `read` for the next stage."""
+    if (stage, version_only) not in read:
+        if version_only:
+            held = fetch_prepared("holder_number", _holder_number_sql, (model.id, stage))
+            subject = rules.Subject(version=held[0][1]) if held and held[0][0] != row.id else None
+        else:
+            holder = stage_holder(model, stage)
+            subject = load_subject(holder) if holder and holder.id != row.id else None
+        read[stage, version_only] = subject
+    return read[stage, version_only]
 
 
 def save_evaluation(row: ModelVersion, view: dict, *, now: dt.datetime) -> dict:

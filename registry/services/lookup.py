@@ -34,5 +34,6 @@ def allocate_version_number(name: str) -> tuple[RegisteredModel, int]:
     if not rows:
         raise ModelNotFound(f"model '{name}' does not exist")
     model_id, model_name, description, number = rows[0]
-    return RegisteredModel(id=model_id, name=model_name, description=description,
-                           last_version=number), number
+    # only the columns read back, as a query's row would be: no defaults a save() could write
+    return RegisteredModel(__no_default__=True, id=model_id, name=model_name,
+                           description=description, last_version=number), number

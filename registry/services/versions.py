@@ -45,49 +45,45 @@ def _run_view(row: ModelVersion, params: dict, run_metrics: dict) -> dict:
 
 def belongings_sql(param: Placeholder) -> str:
     """Everything a page's versions own, in one statement (one round trip, planned once per
-    connection on PostgreSQL): rows of (kind, version id, key, text, number, size), kinds in
-    BELONGINGS order, training metrics oldest first and files by path. The one parameter is
-    the page's ids (registry.db.ids_param)."""
+    connection on PostgreSQL): rows of (kind, version id, key, text, number, size, ...), with
+    training metrics oldest first and files by path. The one parameter is the page's ids
+    (registry.db.ids_param)."""
     ids = among_sql(param(1))
     return f"""
-SELECT 0 AS kind, version_id, key, value AS text, CAST(NULL AS DOUBLE PRECISION) AS number,
+SELECT 'tags' AS kind, version_id, key, value AS text, CAST(NULL AS DOUBLE PRECISION) AS number,
        CAST(NULL AS BIGINT) AS size, CAST(0 AS BIGINT) AS at, 0 AS id
   FROM version_tag WHERE version_id {ids}
-UNION ALL SELECT 1, version_id, key, value_json, NULL, NULL, 0, 0 FROM param
+UNION ALL SELECT 'params', version_id, key, value_json, NULL, NULL, 0, 0 FROM param
   WHERE version_id {ids}
-UNION ALL SELECT 2, version_id, key, NULL, value, NULL, 0, 0 FROM metric_value
+UNION ALL SELECT 'metrics', version_id, key, NULL, value, NULL, 0, 0 FROM metric_value
   WHERE version_id {ids}
-UNION ALL SELECT 3, version_id, key, NULL, value, NULL, recorded_at, id FROM metric
+UNION ALL SELECT 'training', version_id, key, NULL, value, NULL, recorded_at, id FROM metric
   WHERE version_id {ids} AND source = 'training'
-UNION ALL SELECT 4, version_id, stage, NULL, NULL, NULL, 0, 0 FROM stage_holder
+UNION ALL SELECT 'stages', version_id, stage, NULL, NULL, NULL, 0, 0 FROM stage_holder
   WHERE version_id {ids}
-UNION ALL SELECT 5, version_id, path, sha256, NULL, size, 0, 0 FROM version_file
+UNION ALL SELECT 'files', version_id, path, sha256, NULL, size, 0, 0 FROM version_file
   WHERE version_id {ids}
 ORDER BY 1, 7, 8, 3"""
 
 
-BELONGINGS = ("tags", "params", "metrics", "training", "stages", "files")
-
-
-def _belongings(ids: list[int]) -> dict[str, dict[int, dict | list]]:
-    """kind (BELONGINGS) -> version id -> its tags, params, current and training metrics (newest
-    wins), held stages (in stage_order) and file manifest (by path)."""
-    found: dict[str, dict] = {kind: defaultdict(dict) for kind in BELONGINGS[:4]}
-    found["stages"], found["files"] = defaultdict(list), defaultdict(list)
-    tags, params, metrics, training, stages, files = (found[kind] for kind in BELONGINGS)
+def _belongings(ids: list[int]) -> dict[str, defaultdict]:
+    """kind -> version id -> its "tags", "params", current "metrics", "training" metrics (newest
+    wins), held "stages" (in stage_order) and "files" (by path)."""
+    found = {kind: defaultdict(dict) for kind in ("tags", "params", "metrics", "training")}
+    found |= {kind: defaultdict(list) for kind in ("stages", "files")}
     for kind, version_id, key, text, number, size, *_ in fetch_prepared(
             "version_belongings", belongings_sql, (ids_param(ids),)):
-        if kind == 0:
-            tags[version_id][key] = text
-        elif kind == 1:
-            params[version_id][key] = json.loads(text)
-        elif kind in (2, 3):
-            (metrics if kind == 2 else training)[version_id][key] = number
-        elif kind == 4:
-            stages[version_id].append(key)
-        else:
-            files[version_id].append({"path": key, "size": size, "sha256": text})
-    for held in stages.values():
+        if kind == "stages":
+            found[kind][version_id].append(key)
+        elif kind == "files":
+            found[kind][version_id].append({"path": key, "size": size, "sha256": text})
+        elif kind == "params":
+            found[kind][version_id][key] = json.loads(text)
+        elif kind == "tags":
+            found[kind][version_id][key] = text
+        else:  # current and training metrics
+            found[kind][version_id][key] = number
+    for held in found["stages"].values():
         held.sort(key=stage_order)
     return found
 
