@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from peewee import (SQL, Database, Expression, Field, Model, OperationalError, PostgresqlDatabase, Query,
+from peewee import (SQL, Database, Expression, Field, Model, OperationalError, PostgresqlDatabase,
                     SqliteDatabase)
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
@@ -259,9 +259,3 @@ def _lock_writer_file(deadline: float) -> None:
                 raise OperationalError(f"database is locked: waited {WRITER_QUEUE_S} s behind "
                                        "other processes' writers") from None
             time.sleep(WRITER_POLL_S)
-
-
-def locked(query: Query) -> Query:
-    """`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's IMMEDIATE transaction already serialises
-    writers, and peewee refuses FOR UPDATE there."""
-    return query.for_update() if is_postgres() else query

@@ -34,29 +34,42 @@ _sqlite_text: dict[str, str] = {}  # query name -> its text with SQLite's placeh
 Placeholder = Callable[[int], str]  # the text of the n-th parameter (from 1) in a statement
 
 
-def fetch_prepared(name: str, build_sql: Callable[[Placeholder], str],
-                   params: tuple) -> list[tuple]:
+Step = tuple[str, Callable[[Placeholder], str], tuple]  # a prepared statement: name, SQL, params
+
+
+def fetch_prepared(name: str, build_sql: Callable[[Placeholder], str], params: tuple, *,
+                   after: Step | None = None) -> list[tuple]:
     """Rows of a statement run over and over (a read, or a write with RETURNING inside the
     caller's transaction). `build_sql` writes the statement with
     the placeholder it is given for each parameter. On PostgreSQL the query is prepared once per
     pooled connection (`$1`, `$2`, ...), since planning it costs more than running it; SQLite
-    gets its numbered placeholders (`?1`, `?2`, ...), so a parameter may appear more than once."""
+    gets its numbered placeholders (`?1`, `?2`, ...), so a parameter may appear more than once.
+    With `after`, that statement runs first, in the same round trip on PostgreSQL: the second
+    sees what the first wrote and starts once the first has the row locks it waited for (each
+    statement of a string takes its own snapshot), and only the second's rows come back."""
+    steps = [after, (name, build_sql, params)] if after else [(name, build_sql, params)]
     if not is_postgres():
-        sql = _sqlite_text.get(name)
-        if sql is None:  # built once per query name: this runs on every look-up
-            sql = _sqlite_text[name] = build_sql(lambda n: f"?{n}")
-        return database.execute_sql(sql, params).fetchall()
+        for step_name, build, step_params in steps:
+            sql = _sqlite_text.get(step_name)
+            if sql is None:  # built once per query name: this runs on every look-up
+                sql = _sqlite_text[step_name] = build(lambda n: f"?{n}")
+            rows = database.execute_sql(sql, step_params).fetchall()
+        return rows
     connection = database.connection()
-    prepared = _prepared.setdefault(name, weakref.WeakSet())
-    if connection not in prepared:
-        database.execute_sql(f"PREPARE {name} AS {build_sql(lambda n: f'${n}')}")
-        prepared.add(connection)
-    arguments = f" ({', '.join([database.param] * len(params))})" if params else ""
-    return database.execute_sql(f"EXECUTE {name}{arguments}", params).fetchall()
+    for step_name, build, _ in steps:
+        prepared = _prepared.setdefault(step_name, weakref.WeakSet())
+        if connection not in prepared:
+            database.execute_sql(f"PREPARE {step_name} AS {build(lambda n: f'${n}')}")
+            prepared.add(connection)
+    text = "; ".join(f"EXECUTE {step_name}" + (
+        f" ({', '.join([database.param] * len(step_params))})" if step_params else "")
+        for step_name, _, step_params in steps)
+    return database.execute_sql(text, [value for *_, step_params in steps
+                                       for value in step_params]).fetchall()
 
 
 def select_prepared(name: str, table: type[Model], tail: Callable[[Placeholder], str],
-                    params: tuple) -> list[Model]:
+                    params: tuple, *, after: Step | None = None) -> list[Model]:
     """Every column of the rows of `table` that `tail` (the text after `FROM table`) chooses, as
     model instances, through fetch_prepared: for the reads every write of a kind repeats, whose
     SQL peewee would otherwise rebuild node by node each time."""
@@ -68,7 +81,7 @@ def select_prepared(name: str, table: type[Model], tail: Callable[[Placeholder],
 
     return [table(__no_default__=True,
                   **{field.name: field.python_value(value) for field, value in zip(fields, row)})
-            for row in fetch_prepared(name, build, params)]
+            for row in fetch_prepared(name, build, params, after=after)]
 
 
 def rfc3339(value: dt.datetime | None) -> str | None:

@@ -63,9 +63,11 @@ def active_subscriptions() -> list[WebhookSubscription]:
     second, and the opposite order deadlocks against it."""
     if database.transaction_depth() == 0:
         raise RuntimeError("subscribers must be read inside the event's transaction")
-    lock_subscriptions(exclusive=False)
+    shared_lock = ("lock_subscriptions_shared", lambda param: (
+        f"SELECT pg_advisory_xact_lock_shared({param(1)})"), (SUBSCRIPTIONS_LOCK,))
     return select_prepared("active_subscriptions", WebhookSubscription,
-                           lambda _param: "WHERE active", ())
+                           lambda _param: "WHERE active", (),
+                           after=shared_lock if is_postgres() else None)
 
 
 def wanting(active: list[WebhookSubscription], event_type: str, model: str | None,

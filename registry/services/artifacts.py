@@ -10,7 +10,7 @@ from registry.domain import events
 from registry.domain.errors import Conflict, InvalidInput, NotFound
 from registry.domain.paths import validate_file_path
 from registry.models import ModelVersion, RegisteredModel, VersionFile
-from registry.services.evaluations import evaluate_for_all_stages
+from registry.services.evaluations import EvaluationInputs, evaluate_for_all_stages
 from registry.services.events import append_event
 from registry.services.lookup import find_model, find_version
 from registry.services.timefmt import utcnow
@@ -103,7 +103,15 @@ def make_ready(model: RegisteredModel, row: ModelVersion, *, actor: str,
                            "source_uri", errors={"files": ["upload at least one file"]})
     row.status, row.updated_at = "ready", now
     row.save(only=[ModelVersion.status, ModelVersion.updated_at])
-    evaluations = evaluate_for_all_stages(model, row, trigger="finalize", actor=actor, now=now)
+    return ready_event(model, row, actor=actor, now=now, files=files)
+
+
+def ready_event(model: RegisteredModel, row: ModelVersion, *, actor: str, now: dt.datetime,
+                files: list[dict], inputs: EvaluationInputs | None = None) -> dict:
+    """Evaluate a version that has just turned ready for every stage and store the results;
+    returns the `version.ready` event's arguments. `inputs` as evaluate_for_all_stages takes."""
+    evaluations = evaluate_for_all_stages(model, row, trigger="finalize", actor=actor, now=now,
+                                          inputs=inputs)
     return {"type_": events.VERSION_READY, "actor": actor, "model": model.name,
             "version": row.version, "now": now,
             "data": {"files": files, "evaluations": evaluations}}

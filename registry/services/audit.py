@@ -5,7 +5,7 @@ import datetime as dt
 import hashlib
 import json
 
-from registry.db import Statement, fetch_prepared, insert_statement
+from registry.db import Statement, insert_statement
 from registry.models import AuditRecord, Counter, Event
 from registry.services.context import request_facts
 from registry.services.pages import Page, newest_first
@@ -29,13 +29,16 @@ def chain_hash(previous_hash: str, fields: dict) -> str:
     return hashlib.sha256(previous_hash.encode() + _canonical(fields)).hexdigest()
 
 
-def record_statement(events: list[Event]) -> Statement:
-    """The statement that appends the audit records of `events` (in seq order), to run inside
-    their transaction (the event counter's row lock is held, so records chain in seq order)."""
+LAST_HASH_SQL = "SELECT hash FROM audit_record ORDER BY seq DESC LIMIT 1"
+
+
+def record_statement(events: list[Event], last_hash: str | None) -> Statement:
+    """The statement that appends the audit records of `events` (in seq order) after the record
+    whose hash is `last_hash` (LAST_HASH_SQL's answer; None before the first record), to run
+    inside their transaction: the event counter's row lock, held since `last_hash` was read,
+    makes records chain in seq order."""
     facts = request_facts.get()
-    last = fetch_prepared("last_audit_hash", lambda _param: (
-        "SELECT hash FROM audit_record ORDER BY seq DESC LIMIT 1"), ())
-    previous, rows = last[0][0] if last else GENESIS, []
+    previous, rows = last_hash or GENESIS, []
     for event in events:
         row = AuditRecord(seq=event.seq, at=event.at, actor=event.actor, action=event.type,
                           model=event.model, version=event.version,

@@ -95,12 +95,7 @@ def evaluate_row(model: RegisteredModel, row: ModelVersion, stage: str, *, trigg
     if stage not in in_force.stages:
         stage_rule(model, stage)  # raises UnknownStage
     stage_rules = in_force.stages[stage]
-    compared = {rule["compare_to"] for rule in stage_rules if "compare_to" in rule}
-    read = {} if holders_read is None else holders_read
-    baselines = {name: _baseline(model, name, row, read=read) for name in compared}
-    if "production" not in baselines:  # only its version is shown: no rule reads its metrics
-        baselines["production"] = _baseline(model, "production", row, read=read,
-                                            version_only=True)
+    baselines = _baselines(model, row, stage_rules, {} if holders_read is None else holders_read)
     if subject is None:
         subject = load_subject(row) if stage_rules else rules.Subject(version=row.version)
     outcome = rules.evaluate(subject, stage_rules, stage=stage,
@@ -112,6 +107,17 @@ def evaluate_row(model: RegisteredModel, row: ModelVersion, stage: str, *, trigg
         "criteria_revision": None if stage in in_force.inherited else in_force.revision,
         "trigger": trigger, "actor": actor, "evaluated_at": rfc3339(now)})
     return save_evaluation(row, view, now=now) if store else view
+
+
+def _baselines(model: RegisteredModel, row: ModelVersion, stage_rules: list[dict],
+               read: dict) -> dict[str, rules.Subject | None]:
+    """The holders one stage's rules compare with, production's always (its number at least)."""
+    compared = {rule["compare_to"] for rule in stage_rules if "compare_to" in rule}
+    baselines = {name: _baseline(model, name, row, read=read) for name in compared}
+    if "production" not in baselines:  # only its version is shown: no rule reads its metrics
+        baselines["production"] = _baseline(model, "production", row, read=read,
+                                            version_only=True)
+    return baselines
 
 
 def _holder_number_sql(param: Placeholder) -> str:
@@ -171,17 +177,40 @@ def evaluate_version(model_name: str, number: int, stage: str, *, actor: str,
     return view
 
 
-def evaluate_for_all_stages(model: RegisteredModel, row: ModelVersion, *, trigger: str,
-                            actor: str, now: dt.datetime) -> list[dict]:
-    """Evaluate and store for every stage of the model (built-in and declared), inside the
-    caller's transaction; the criteria and the version's metrics and metadata are read once."""
+@dataclasses.dataclass(frozen=True)
+class EvaluationInputs:
+    """What evaluating a version for every stage reads from the database."""
+    in_force: Criteria
+    subject: rules.Subject | None  # None when no stage has rules
+    holders_read: dict
+
+
+def read_evaluation_inputs(model: RegisteredModel, row: ModelVersion) -> EvaluationInputs:
+    """The criteria in force, the version's metrics and metadata, and every stage holder its
+    rules compare with, so that evaluate_for_all_stages needs no further read. A registration
+    reads them before it locks its model to take a number: what it stores is then measured
+    against the holders as they were a moment before, and says which (`baseline_version`)."""
     in_force = criteria_for(model)
     subject = load_subject(row) if any(in_force.stages.values()) else None
     holders_read: dict = {}
+    for stage_rules in in_force.stages.values():
+        _baselines(model, row, stage_rules, holders_read)
+    return EvaluationInputs(in_force, subject, holders_read)
+
+
+def evaluate_for_all_stages(model: RegisteredModel, row: ModelVersion, *, trigger: str,
+                            actor: str, now: dt.datetime,
+                            inputs: EvaluationInputs | None = None) -> list[dict]:
+    """Evaluate and store for every stage of the model (built-in and declared), inside the
+    caller's transaction; the criteria, the version's metrics and metadata and the holders are
+    read once, or come from `inputs` read earlier in the transaction (the version's number may
+    have been set since: the one on `row` counts)."""
+    inputs = inputs or read_evaluation_inputs(model, row)
+    subject = inputs.subject and dataclasses.replace(inputs.subject, version=row.version)
     views = [evaluate_row(model, row, stage, trigger=trigger, actor=actor, now=now,
-                          store=False, in_force=in_force, subject=subject,
-                          holders_read=holders_read)
-             for stage in in_force.stages]
+                          store=False, in_force=inputs.in_force, subject=subject,
+                          holders_read=inputs.holders_read)
+             for stage in inputs.in_force.stages]
     return save_evaluations(row, views, now=now)
 
 

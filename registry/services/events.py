@@ -46,9 +46,13 @@ def append_events(specs: list[dict]) -> list[Event]:
         raise RuntimeError("append_event must run inside the mutation's transaction")
     public = [spec for spec in specs if not spec["type_"].name.startswith(outbox.INTERNAL_EVENTS)]
     active = outbox.active_subscriptions() if public else []
-    last = fetch_prepared("take_event_seqs", lambda param: (
-        f"UPDATE counter SET value = value + {param(1)} WHERE name = {param(2)} RETURNING value"),
-        (len(specs), EVENT_SEQ))[0][0]
+    take_seqs = ("take_event_seqs", lambda param: (
+        f"UPDATE counter SET value = value + {param(1)} WHERE name = {param(2)}"),
+        (len(specs), EVENT_SEQ))
+    # read once the counter's row is ours: the last audit record is then the previous holder's
+    ((last, last_hash),) = fetch_prepared("taken_event_seqs", lambda param: (
+        f"SELECT value, ({audit.LAST_HASH_SQL}) FROM counter WHERE name = {param(1)}"),
+        (EVENT_SEQ,), after=take_seqs)
     events = []
     for seq, spec in enumerate(specs, start=last - len(specs) + 1):
         events.append(Event(seq=seq, event_id=str(uuid.uuid4()), type=spec["type_"].name,
@@ -56,7 +60,7 @@ def append_events(specs: list[dict]) -> list[Event]:
                             stage=spec.get("stage"), actor=spec["actor"],
                             at=spec.get("now") or utcnow(), data=spec.get("data") or {}))
     execute_together([insert_statement(Event, [event.__data__ for event in events]),
-                      audit.record_statement(events)])
+                      audit.record_statement(events, last_hash)])
     for event in events:
         targets = outbox.wanting(active, event.type, event.model, event.stage)
         outbox.enqueue(event_view(event), targets, at=event.at,

@@ -14,12 +14,13 @@ from registry.domain.stages import EXIT_STAGES, HELD_STAGES
 from registry.models import (RUN_COLUMNS, ModelVersion, Param,
                              RegisteredModel, VersionTag)
 from registry.services import idempotency
-from registry.services.evaluations import latest_evaluations
+from registry.services.evaluations import latest_evaluations, read_evaluation_inputs
 from registry.services.events import append_event, append_events
 from registry.services.holders import stage_order
 from registry.services.stages import leave_all_stages
 from registry.services.metrics import metric_statements
-from registry.services.lookup import allocate_version_number, find_model, find_version
+from registry.services.lookup import (find_model, find_version, provisional_version_number,
+                                      take_version_number)
 from registry.services.tags import load_tags, patch_tags, tags_statement
 from registry.services.timefmt import rfc3339, utcnow
 
@@ -131,43 +132,30 @@ def _param_row(row: ModelVersion, key: str, value) -> dict:
             "value_num": float(value) if is_number else None}
 
 
-def _create_row(model: RegisteredModel, number: int, spec: dict, now: dt.datetime) -> ModelVersion:
+def _create_row(model: RegisteredModel, spec: dict, now: dt.datetime) -> ModelVersion:
     parent = spec.get("parent_version")
-    if parent is not None and not (1 <= parent < number and ModelVersion.select().where(
+    # an existing version's number is below any number taken later, so existence is enough
+    if parent is not None and not (parent >= 1 and ModelVersion.select().where(
             (ModelVersion.model == model.id) & (ModelVersion.version == parent)).exists()):
         raise InvalidInput(f"parent_version {parent} is not a version of '{model.name}'",
                            errors={"parent_version": ["no such version of this model"]})
     run = spec.get("run") or {}
     columns = {column: _dig(run, path) for column, path in RUN_COLUMNS.items()}
-    row = ModelVersion(model=model.id, version=number, description=spec.get("description", ""),
-                       source_uri=spec.get("source_uri"), parent_version=parent, created_at=now,
-                       updated_at=now, **columns)
+    row = ModelVersion(model=model.id, version=provisional_version_number(),
+                       status="ready" if spec.get("finalize") else "pending",
+                       description=spec.get("description", ""), source_uri=spec.get("source_uri"),
+                       parent_version=parent, created_at=now, updated_at=now, **columns)
     row.id = insert_rows(ModelVersion, [row.__data__], returning_id=True)[0]
     return row
 
 
-def _insert_version(model: RegisteredModel, number: int, spec: dict, *, actor: str,
-                    now: dt.datetime) -> dict:
-    """The version's rows in a handful of statements; the view is built from what was written.
-    A `finalize` spec makes it ready in the same transaction. The events are appended last:
-    the event counter's lock is shared by every writer, so it is held only for the commit."""
-    row, view = _insert_rows(model, number, spec, now)
-    created = {"type_": events.VERSION_CREATED, "actor": actor, "model": model.name,
-               "version": number, "data": {"version": view}, "now": now}
-    if not spec.get("finalize"):
-        append_event(**created)
-        return view
-    from registry.services.artifacts import make_ready  # artifacts reads views from here
-
-    ready = make_ready(model, row, actor=actor, now=now, files=[])
-    append_events([created, ready])
-    return {**view, "status": row.status, "updated_at": rfc3339(row.updated_at),
-            "evaluations": {e["stage"]: e for e in ready["data"]["evaluations"]}}
-
-
-def _insert_rows(model: RegisteredModel, number: int, spec: dict,
-                 now: dt.datetime) -> tuple[ModelVersion, dict]:
-    row = _create_row(model, number, spec, now)
+def _insert_version(model: RegisteredModel, spec: dict, *, actor: str, now: dt.datetime) -> dict:
+    """The version's rows, then its number, then its events; the view is built from what was
+    written. Everything a registration writes or reads before the number is taken holds no
+    lock another registration of the model waits for; taking the number locks the model's row,
+    and appending the events the event counter's row, each until the commit, so both come
+    last. A `finalize` spec makes the version ready and evaluated in the same transaction."""
+    row = _create_row(model, spec, now)
     run = spec.get("run") or {}
     params, metrics, tags = run.get("params") or {}, run.get("metrics") or {}, spec.get("tags") or {}
     execute_together([
@@ -175,9 +163,21 @@ def _insert_rows(model: RegisteredModel, number: int, spec: dict,
         insert_statement(Param, [_param_row(row, key, value) for key, value in params.items()])
         if params else None,
         *metric_statements(row, metrics, source="training", recorded_at=now)])
-    return row, _version_view(model.name, row, tags=dict(tags), params=dict(params),
-                              training=dict(metrics), metrics=dict(metrics), files=[],
-                              evaluations={}, stages=[])
+    inputs = read_evaluation_inputs(model, row) if spec.get("finalize") else None
+    row.version = take_version_number(model.id, row.id)
+    view = _version_view(model.name, row, tags=dict(tags), params=dict(params),
+                         training=dict(metrics), metrics=dict(metrics), files=[],
+                         evaluations={}, stages=[])
+    created = {"type_": events.VERSION_CREATED, "actor": actor, "model": model.name,
+               "version": row.version, "data": {"version": view}, "now": now}
+    if inputs is None:
+        append_event(**created)
+        return view
+    from registry.services.artifacts import ready_event  # artifacts reads views from here
+
+    ready = ready_event(model, row, actor=actor, now=now, files=[], inputs=inputs)
+    append_events([created, ready])
+    return {**view, "evaluations": {e["stage"]: e for e in ready["data"]["evaluations"]}}
 
 
 def register_version(model_name: str, spec: dict, *, actor: str, idempotency_key: str | None = None,
@@ -185,12 +185,14 @@ def register_version(model_name: str, spec: dict, *, actor: str, idempotency_key
                      now: dt.datetime | None = None) -> tuple[dict, bool]:
     """Create the next version (status `pending`) with its run metadata; returns (view, replayed).
 
-    The number comes from the model's counter row, updated (and so locked) in this transaction:
-    strictly increasing, gapless, never reused. With an idempotency key the row is locked before
-    the key is checked, so racing retries serialise and the later one replays the first answer.
-    With `finalize` a version that needs no uploads (a `source_uri`) is made ready and evaluated
-    in the same transaction (one round trip for a training job). Raises ModelNotFound,
-    InvalidInput (bad parent; `finalize` without a `source_uri`) and IdempotencyMismatch.
+    The number comes from the model's counter row, updated (and so locked) in this transaction
+    once the version's other rows are written: strictly increasing, gapless, never reused.
+    With an idempotency key the row is locked before the key is checked, so racing retries
+    serialise and the later one replays the first answer. With `finalize` a version that needs
+    no uploads (a `source_uri`) is made ready and evaluated in the same transaction (one round
+    trip for a training job); its evaluations compare with the stage holders read just before
+    the number is taken. Raises ModelNotFound, InvalidInput (bad parent; `finalize` without a
+    `source_uri`) and IdempotencyMismatch.
     """
     if finalize:
         if not spec.get("source_uri"):
@@ -201,18 +203,11 @@ def register_version(model_name: str, spec: dict, *, actor: str, idempotency_key
     now = now or utcnow()
     with write_transaction():
         if idempotency_key is None:
-            model, number = allocate_version_number(model_name)
-            return _insert_version(model, number, spec, actor=actor, now=now), False
+            return _insert_version(find_model(model_name), spec, actor=actor, now=now), False
         model = find_model(model_name, for_update=True)
-        create = partial(_allocate_and_insert, model, spec, actor=actor, now=now)
+        create = partial(_insert_version, model, spec, actor=actor, now=now)
         return idempotency.run_once(f"{actor}:register:{model.name}", idempotency_key, spec,
                                     create, ttl_s=idempotency_ttl_s, now=now)
-
-
-def _allocate_and_insert(model: RegisteredModel, spec: dict, *, actor: str,
-                         now: dt.datetime) -> dict:
-    _, number = allocate_version_number(model.name)
-    return _insert_version(model, number, spec, actor=actor, now=now)
 
 
 def get_version(model_name: str, number: int) -> dict:

@@ -1,4 +1,5 @@
 """Real threads against a real database: invariants hold under contention."""
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from registry.models import Event
@@ -81,3 +82,48 @@ def test_subscription_changes_racing_other_changes_never_deadlock(backend):
         changes = pool.map(churn_subscriptions, range(2))
         codes = [code for batch in [*registrations, *changes] for code in batch]
     assert set(codes) <= {201, 204}, sorted(set(codes))
+
+
+def test_ready_registrations_racing_promotions_keep_numbers_and_verdicts_their_own(app):
+    """A registration takes its number last, after writing its rows and reading what its
+    evaluation needs (services/versions._insert_version): no reader ever sees the number a row
+    carries before, numbers stay gapless, and each stored verdict names its version's number."""
+    client = app.test_client()
+    client.post("/api/v1/models", json={"name": "busy"})
+    client.put("/api/v1/models/busy/criteria", json={"stages": {"production": [
+        {"metric": "auc", "op": ">=", "threshold": 0.8}]}})
+    per_thread, seen_numbers, stop = 15, set(), threading.Event()
+
+    def register(thread):
+        own = app.test_client()
+        return [own.post("/api/v1/models/busy/versions", json={
+            "finalize": True, "source_uri": f"s3://busy/{thread}-{step}",
+            "run": {"metrics": {"accuracy": 0.5}}},  # no auc: the verdict names the version
+            headers={"Idempotency-Key": f"{thread}-{step}"} if step % 3 == 0 else {})
+            for step in range(per_thread)]
+
+    def promote_and_watch(_):
+        own, codes = app.test_client(), []
+        while not stop.is_set():
+            page = own.get("/api/v1/models/busy/versions?limit=100").json["items"]
+            seen_numbers.update(item["version"] for item in page)
+            if page:
+                codes.append(own.post("/api/v1/models/busy/promote", json={
+                    "version": page[0]["version"], "stage": "staging"}).status_code)
+        return codes
+
+    with ThreadPoolExecutor(6) as pool:
+        watcher = pool.submit(promote_and_watch, None)
+        registrations = [r for batch in pool.map(register, range(5)) for r in batch]
+        stop.set()
+        promote_codes = watcher.result()
+    assert [r.status_code for r in registrations] == [201] * (5 * per_thread)
+    assert set(promote_codes) <= {200, 409}, promote_codes
+    numbers = sorted(r.json["version"] for r in registrations)
+    assert numbers == list(range(1, 5 * per_thread + 1))
+    assert min(seen_numbers) >= 1
+    for response in registrations:
+        verdict = response.json["evaluations"]["production"]
+        assert verdict["version"] == response.json["version"] and not verdict["passed"]
+        assert verdict["results"][0]["message"].startswith(
+            f"Version {response.json['version']} has no auc")
