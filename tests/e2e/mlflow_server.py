@@ -21,6 +21,8 @@ from tests.e2e.conftest import free_port
 
 HERE = Path(__file__).resolve().parent
 MLFLOW = "mlflow==3.17.2"  # the release the issue's comparison measured
+# MLflow's PostgreSQL driver, for scripts/bench_mlflow.py's side-by-side run on PostgreSQL
+REQUIREMENTS = [MLFLOW, "psycopg2-binary==2.9.10"]
 VENV = Path(os.environ.get("MODELYARD_MLFLOW_VENV") or HERE.parent.parent / ".venv-mlflow")
 
 
@@ -30,11 +32,11 @@ def mlflow_bin() -> Path:
     with open(VENV.parent / ".venv-mlflow.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         ready = VENV / "ready"
-        if not ready.exists() or ready.read_text() != MLFLOW:
+        if not ready.exists() or ready.read_text() != " ".join(REQUIREMENTS):
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-            subprocess.run([str(VENV / "bin" / "python"), "-m", "pip", "install", "-q", MLFLOW],
-                           check=True, timeout=1800)
-            ready.write_text(MLFLOW)
+            subprocess.run([str(VENV / "bin" / "python"), "-m", "pip", "install", "-q",
+                            *REQUIREMENTS], check=True, timeout=1800)
+            ready.write_text(" ".join(REQUIREMENTS))
     return VENV / "bin"
 
 
@@ -43,7 +45,7 @@ def prepare_in_background() -> None:
     for it next waits on the same lock. The shell returns at once and leaves the maker running
     (a Popen left unawaited would be a ResourceWarning, an error in this suite)."""
     ready = VENV / "ready"
-    if ready.exists() and ready.read_text() == MLFLOW:
+    if ready.exists() and ready.read_text() == " ".join(REQUIREMENTS):
         return
     maker = shlex.join([sys.executable, "-c",
                         "from tests.e2e.mlflow_server import mlflow_bin; mlflow_bin()"])
@@ -52,9 +54,11 @@ def prepare_in_background() -> None:
 
 
 @contextmanager
-def mlflow_server(root: Path, *, proxy: bool = True, workers: int = 1):
-    """Yield the URL of an MLflow server keeping its data under `root`; with `proxy` it serves
-    artifacts itself (`--serve-artifacts`), else runs store them in a folder it reads."""
+def mlflow_server(root: Path, *, proxy: bool = True, workers: int = 1,
+                  backend_store_uri: str | None = None):
+    """Yield the URL of an MLflow server keeping its data under `root` (in SQLite, or at
+    `backend_store_uri`); with `proxy` it serves artifacts itself (`--serve-artifacts`), else
+    runs store them in a folder it reads."""
     port = free_port()
     artifacts = ["--serve-artifacts", "--artifacts-destination", str(root / "artifacts")] if proxy \
         else ["--no-serve-artifacts", "--default-artifact-root", str(root / "artifacts")]
@@ -62,7 +66,8 @@ def mlflow_server(root: Path, *, proxy: bool = True, workers: int = 1):
     process = subprocess.Popen(
         [str(mlflow_bin() / "mlflow"), "server", "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers),
-         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", *artifacts],
+         "--backend-store-uri", backend_store_uri or f"sqlite:///{root / 'mlflow.db'}",
+         *artifacts],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
