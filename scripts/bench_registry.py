@@ -2,7 +2,8 @@
 """Registration rate and search latency against a real server (gunicorn, 2 workers, gthread).
 
     python scripts/bench_registry.py [--backend sqlite|postgres|both] [--versions 5000]
-                                     [--clients 8] [--searches 300] [--ready N] [--json]
+                                     [--clients 8] [--searches 300] [--ready N] [--seconds 8]
+                                     [--json]
 
 PostgreSQL comes from --pg-url (default: the local test database; its public schema is reset).
 Prints a table (or JSON) with versions/s at N clients and search p50/p99 at the given size.
@@ -82,6 +83,24 @@ def register_ready(url: str, server_pid: int, total: int, clients: int, models: 
             **benchlib.percentiles(timings), **cpu}
 
 
+def register_ready_wrk(url: str, server_pid: int, seconds: int, clients: int,
+                       models: int) -> dict:
+    """register_ready's workload with wrk as the `clients` clients (benchlib.wrk_posts): one
+    body for every version, over `models` models (created first, `wrk200-0`...), for `seconds`;
+    versions/s, p50/p99 and the CPU used. Raises SystemExit if any call was refused."""
+    http = benchlib.session()
+    for index in range(models):
+        http.post(f"{url}/api/v1/models", json={"name": f"wrk{models}-{index}"}).raise_for_status()
+    body = {**_version_body(random.Random(0)), "finalize": True,
+            "source_uri": "s3://models/trained/weights"}
+    figures = benchlib.wrk_posts(url, [f"/api/v1/models/wrk{models}-{index}/versions"
+                                       for index in range(models)], body,
+                                 connections=clients, seconds=seconds, server_pid=server_pid)
+    if figures["errors"]:
+        raise SystemExit(f"{figures['errors']} registrations were refused: {figures}")
+    return {**figures, "per_s": figures["requests_per_s"]}
+
+
 def bulk_seed(database_url: str, data_dir: str, total: int, seed: int = 7) -> None:
     """Grow model `bench` to `total` versions straight in the database (the same rows the API
     writes, thousands per statement): registering 100,000 over HTTP would take minutes, and
@@ -119,11 +138,15 @@ def run_backend(name: str, args) -> dict:
         registration = register(url, process.pid, args.versions, args.clients)
         ready = {models: register_ready(url, process.pid, args.ready, args.clients, models)
                  for models in (1, 200)} if args.ready else {}
+        ready_wrk = {models: register_ready_wrk(url, process.pid, args.seconds, args.clients,
+                                                models)
+                     for models in (1, 200)} if args.ready else {}
         benchlib.refresh_statistics(data_dir, database_url)
         latencies = search_latencies(url, args.searches)
     return {"backend": name, "versions": args.versions, "clients": args.clients,
             "registrations_per_s": registration["per_s"], "registration_cpu": registration,
             "ready_one_model": ready.get(1), "ready_200_models": ready.get(200),
+            "ready_one_model_wrk": ready_wrk.get(1), "ready_200_models_wrk": ready_wrk.get(200),
             "search_p50_ms": round(latencies["p50_ms"], 2),
             "search_p99_ms": round(latencies["p99_ms"], 2)}
 
@@ -135,7 +158,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--searches", type=int, default=300)
     parser.add_argument("--ready", type=int, default=0, help="also register this many ready "
-                        "versions in one call each, on one model and over 200 models")
+                        "versions in one call each, on one model and over 200 models, then "
+                        "as many as wrk's clients register in --seconds")
+    parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--pg-url", default=benchlib.DEFAULT_PG_URL)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     results = benchlib.results_per_backend(parser.parse_args(), run_backend)

@@ -215,8 +215,10 @@ def _ms(text: str) -> float:
 
 
 def _wrk_once(url: str, connections: int, seconds: int, server_pid: int | None,
-              headers: tuple[str, ...]) -> dict:
+              headers: tuple[str, ...], script: str | None = None) -> dict:
     header_args = [arg for header in (AUTH_HEADER, *headers) for arg in ("-H", header)]
+    if script:
+        header_args += ["-s", script]
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_before = worker_cpu_s(server_pid) if server_pid else []
     machine_before = machine_cpu()
@@ -252,6 +254,29 @@ def wrk(url: str, *, connections: int = 16, seconds: int = 10, server_pid: int |
     median = sorted(results, key=lambda r: r["requests_per_s"])[len(results) // 2]
     return {**median, "runs": [{key: r[key] for key in ("requests_per_s", "p99_ms",
                                                          "worker_cpu_pct")} for r in results]}
+
+
+def wrk_posts(base_url: str, paths: list[str], body: dict, *, connections: int, seconds: int,
+              server_pid: int | None = None) -> dict:
+    """wrk's figures (as `wrk` gives them, one run) for POSTs of `body` to `paths` in turn, from
+    `connections` connections that each send the next request when the last is answered: a
+    closed-loop load like that many clients, made in C, so the load generator takes a tenth
+    of the CPU Python clients take from the cores the server runs on."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed for throughput figures: apt-get install wrk")
+    lua = "\n".join([
+        "local paths = {" + ", ".join(json.dumps(path) for path in paths) + "}",
+        f"local body = {json.dumps(json.dumps(body))}",
+        "local sent = 0",
+        'wrk.headers["Content-Type"] = "application/json"',
+        "request = function()",
+        "  sent = sent + 1",
+        '  return wrk.format("POST", paths[sent % #paths + 1], nil, body)',
+        "end"])
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(lua)
+        script.flush()
+        return _wrk_once(base_url + paths[0], connections, seconds, server_pid, (), script.name)
 
 
 def results_per_backend(args, run_backend) -> list[dict] | None:
