@@ -27,7 +27,6 @@ import random
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -124,22 +123,8 @@ def registration(system, total: int, clients: int, models: int) -> dict:
     with benchlib.session() as http:
         for name in names:
             system.create_model(http, name)
-    per_client = total // clients
-
-    def worker(index: int) -> list[float]:
-        rng, own = random.Random(index), []
-        with benchlib.session() as http:
-            for step in range(per_client):
-                started = time.perf_counter()
-                system.register(http, names[(index * per_client + step) % models], rng)
-                own.append((time.perf_counter() - started) * 1000)
-        return own
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        timings = [t for own in pool.map(worker, range(clients)) for t in own]
-    return {"per_s": round(len(timings) / (time.perf_counter() - started), 1),
-            **benchlib.percentiles(timings)}
+    return benchlib.client_threads(clients, total // clients, lambda http, rng, n: (
+        system.register(http, names[n % models], rng)))
 
 
 def moves(system, rounds: int) -> dict:
@@ -151,11 +136,10 @@ def moves(system, rounds: int) -> dict:
             system.register(http, "moves", rng)
         system.promote(http, "moves", 1)
         for number in range(2, rounds + 2):
-            for timings, move, version in ((promotes, system.promote, number),
-                                           (rollbacks, system.roll_back, 1)):
-                started = time.perf_counter()
-                move(http, "moves", version)
-                timings.append((time.perf_counter() - started) * 1000)
+            with benchlib.timed(promotes):
+                system.promote(http, "moves", number)
+            with benchlib.timed(rollbacks):
+                system.roll_back(http, "moves", 1)
     return {"promote": benchlib.percentiles(promotes),
             "rollback": benchlib.percentiles(rollbacks)}
 
@@ -166,10 +150,8 @@ def searches(system, rounds: int, models: int) -> dict:
         for shape in ("by model", "by tag"):
             timings = []
             for index in range(rounds):
-                url = system.search_url(shape, f"m-{index % models}")
-                started = time.perf_counter()
-                response = http.get(url)
-                timings.append((time.perf_counter() - started) * 1000)
+                with benchlib.timed(timings):
+                    response = http.get(system.search_url(shape, f"m-{index % models}"))
                 response.raise_for_status()
             result[shape] = benchlib.percentiles(timings)
     return result

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
-from concurrent.futures import ThreadPoolExecutor
-
 
 import benchlib
 
@@ -37,20 +34,13 @@ def _version_body(rng: random.Random) -> dict:
 def register(url: str, server_pid: int, total: int, clients: int) -> dict:
     """Versions/s registering `total` versions over `clients` concurrent connections, with the
     CPU the clients, the server and the machine used (see benchlib.cpu_use)."""
-    per_client = total // clients
+    def create(session, rng, _n) -> None:
+        session.post(f"{url}/api/v1/models/bench/versions",
+                     json=_version_body(rng)).raise_for_status()
 
-    def worker(index: int) -> None:
-        rng = random.Random(index)
-        with benchlib.session() as session:
-            for _ in range(per_client):
-                response = session.post(f"{url}/api/v1/models/bench/versions",
-                                        json=_version_body(rng))
-                response.raise_for_status()
-
-    started = time.perf_counter()
-    with benchlib.cpu_use(server_pid) as cpu, ThreadPoolExecutor(clients) as pool:
-        list(pool.map(worker, range(clients)))
-    return {"per_s": round(per_client * clients / (time.perf_counter() - started), 1), **cpu}
+    with benchlib.cpu_use(server_pid) as cpu:
+        figures = benchlib.client_threads(clients, total // clients, create)
+    return {"per_s": figures["per_s"], **cpu}
 
 
 def register_ready(url: str, server_pid: int, total: int, clients: int, models: int) -> dict:
@@ -60,27 +50,15 @@ def register_ready(url: str, server_pid: int, total: int, clients: int, models: 
     http = benchlib.session()
     for index in range(models):
         http.post(f"{url}/api/v1/models", json={"name": f"ready-{index}"})
-    per_client, timings = total // clients, []
 
-    def worker(index: int) -> list[float]:
-        rng, own = random.Random(index), []
-        with benchlib.session() as session:
-            for step in range(per_client):
-                model = f"ready-{(index * per_client + step) % models}"
-                body = {**_version_body(rng), "finalize": True,
-                        "source_uri": f"s3://models/{model}/{index}-{step}"}
-                started = time.perf_counter()
-                response = session.post(f"{url}/api/v1/models/{model}/versions", json=body)
-                own.append((time.perf_counter() - started) * 1000)
-                response.raise_for_status()
-        return own
+    def create_ready(session, rng, n) -> None:
+        model = f"ready-{n % models}"
+        body = {**_version_body(rng), "finalize": True, "source_uri": f"s3://models/{model}/{n}"}
+        session.post(f"{url}/api/v1/models/{model}/versions", json=body).raise_for_status()
 
-    started = time.perf_counter()
-    with benchlib.cpu_use(server_pid) as cpu, ThreadPoolExecutor(clients) as pool:
-        for own in pool.map(worker, range(clients)):
-            timings += own
-    return {"per_s": round(per_client * clients / (time.perf_counter() - started), 1),
-            **benchlib.percentiles(timings), **cpu}
+    with benchlib.cpu_use(server_pid) as cpu:
+        figures = benchlib.client_threads(clients, total // clients, create_ready)
+    return {**figures, **cpu}
 
 
 def register_ready_wrk(url: str, server_pid: int, seconds: int, clients: int,
@@ -125,9 +103,8 @@ def search_latencies(url: str, rounds: int) -> dict:
     with benchlib.session() as session:
         for index in range(rounds):
             query = SEARCHES[index % len(SEARCHES)]
-            started = time.perf_counter()
-            response = session.get(f"{url}/api/v1/models/bench/versions?{query}&limit=50")
-            timings.append((time.perf_counter() - started) * 1000)
+            with benchlib.timed(timings):
+                response = session.get(f"{url}/api/v1/models/bench/versions?{query}&limit=50")
             response.raise_for_status()
     return benchlib.percentiles(timings)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
 
 import benchlib
 import bench_stages
@@ -64,9 +63,8 @@ def shape_latencies(url: str, rounds: int, models: int) -> dict:
             timings, hits = [], 0
             for _ in range(rounds):
                 text = query.format(model=rng.randrange(models))
-                started = time.perf_counter()
-                response = session.get(f"{url}/api/v1/versions?{text}&limit=50")
-                timings.append((time.perf_counter() - started) * 1000)
+                with benchlib.timed(timings):
+                    response = session.get(f"{url}/api/v1/versions?{text}&limit=50")
                 response.raise_for_status()
                 hits = len(response.json()["items"])
             figures[shape] = {**benchlib.percentiles(timings), "hits": hits}

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
-
 
 import benchlib
 
@@ -41,9 +39,8 @@ def move_latencies(url: str, moves: int, model: str = "moves", stage: str = "pro
     for number in range(2, moves + 2):
         for timings, path, body in ((promotes, "promote", {"version": number, "stage": stage}),
                                     (rollbacks, "rollback", {"reason": "bench", "stage": stage})):
-            started = time.perf_counter()
-            response = session.post(f"{base}/{path}", json=body)
-            timings.append((time.perf_counter() - started) * 1000)
+            with benchlib.timed(timings):
+                response = session.post(f"{base}/{path}", json=body)
             response.raise_for_status()
     return {"promote": benchlib.percentiles(promotes),
             "rollback": benchlib.percentiles(rollbacks)}

@@ -19,8 +19,10 @@ import sys
 import tempfile
 import time
 import timeit
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 import requests
 
@@ -198,6 +200,36 @@ def server(data_dir: str, database_url: str = "", app: str = "registry.wsgi:app"
             os.killpg(process.pid, signal.SIGTERM)
             process.wait()
         log.close()
+
+
+@contextmanager
+def timed(timings_ms: list[float]) -> Iterator[None]:
+    """Add the block's wall time, in ms, to `timings_ms`."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings_ms.append((time.perf_counter() - started) * 1000)
+
+
+def client_threads(clients: int, calls_each: int,
+                   call: Callable[[requests.Session, random.Random, int], None]) -> dict:
+    """`call(session, rng, n)` `calls_each` times from each of `clients` threads, each with its
+    own session and `random.Random(thread)`, `n` numbering every call from 0: calls/s and each
+    call's p50 / p99 ms (closed loop: a thread calls again once its last call returned)."""
+    def thread(index: int) -> list[float]:
+        rng, own = random.Random(index), []
+        with session() as http:
+            for step in range(calls_each):
+                with timed(own):
+                    call(http, rng, index * calls_each + step)
+        return own
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        timings = [ms for own in pool.map(thread, range(clients)) for ms in own]
+    return {"per_s": round(len(timings) / (time.perf_counter() - started), 1),
+            **percentiles(timings)}
 
 
 def percentiles(timings_ms: list[float]) -> dict:

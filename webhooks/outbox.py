@@ -28,13 +28,16 @@ def wait_for_work(timeout_s: float) -> None:
         _enqueued.wait(timeout_s)
 
 
-def lock_subscriptions(exclusive: bool) -> None:
-    """Order subscription changes against event fan-out (PostgreSQL; SQLite's write lock
-    already does): a subscription committed before an event's transaction reads the
-    subscriptions receives that event, one deleted before does not."""
+def lock_subscriptions() -> None:
+    """Order a subscription change against event fan-out, which takes the same lock shared
+    (PostgreSQL; SQLite's write lock already does): a subscription committed before an event's
+    transaction reads the subscriptions receives that event, one deleted before does not."""
     if is_postgres():
-        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        database.execute_sql(f"SELECT {function}(%s)", (SUBSCRIPTIONS_LOCK,))
+        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (SUBSCRIPTIONS_LOCK,))
+
+
+_SHARED_LOCK = ("lock_subscriptions_shared", lambda param: (
+    f"SELECT pg_advisory_xact_lock_shared({param(1)})"), (SUBSCRIPTIONS_LOCK,))
 
 
 def matches(subscription: WebhookSubscription, event_type: str, model: str | None,
@@ -62,12 +65,10 @@ def active_subscriptions() -> list[WebhookSubscription]:
     event counter's row is locked: a subscription change takes this lock first and the counter
     second, and the opposite order deadlocks against it."""
     if database.transaction_depth() == 0:
-        raise RuntimeError("subscribers must be read inside the event's transaction")
-    shared_lock = ("lock_subscriptions_shared", lambda param: (
-        f"SELECT pg_advisory_xact_lock_shared({param(1)})"), (SUBSCRIPTIONS_LOCK,))
+        raise RuntimeError("subscriptions must be read inside the event's transaction")
     return select_prepared("active_subscriptions", WebhookSubscription,
                            lambda _param: "WHERE active", (),
-                           after=shared_lock if is_postgres() else None)
+                           after=_SHARED_LOCK if is_postgres() else None)
 
 
 def wanting(active: list[WebhookSubscription], event_type: str, model: str | None,

@@ -48,7 +48,7 @@ def create(spec: dict, *, settings: Settings, now: dt.datetime | None = None) ->
     now = now or utcnow()
     secret = secrets.new_secret()
     require_transaction("subscriptions.create")
-    lock_subscriptions(exclusive=True)
+    lock_subscriptions()
     row = WebhookSubscription.create(
         url=spec["url"], events=spec["events"], models=spec.get("models"),
         stages=spec.get("stages"),
@@ -74,7 +74,7 @@ def update(subscription_id: int, changes: dict, *, settings: Settings,
         _check_url(changes["url"], settings)
     now = now or utcnow()
     require_transaction("subscriptions.update")
-    lock_subscriptions(exclusive=True)
+    lock_subscriptions()
     row = find(subscription_id)
     for key, value in changes.items():
         setattr(row, key, value)
@@ -89,7 +89,7 @@ def delete(subscription_id: int) -> None:
     """Remove the subscription and its undelivered outbox rows; later events are not sent.
     Raises SubscriptionNotFound."""
     require_transaction("subscriptions.delete")
-    lock_subscriptions(exclusive=True)
+    lock_subscriptions()
     find(subscription_id).delete_instance()
 
 

@@ -126,8 +126,9 @@ def test_a_version_with_a_source_uri_is_created_ready_in_one_call(client):
     assert (made.json["version"], made.json["status"]) == (1, "ready")  # no number was lost
     assert set(made.json["evaluations"]) == {"staging", "production"}
     assert client.get("/api/v1/models/fraud/versions/1").json == made.json
-    types = [e["type"] for e in client.get(f"/api/v1/events?after={before}").json["items"]]
-    assert types == ["version.created", "version.ready"]
+    feed = client.get(f"/api/v1/events?after={before}").json["items"]
+    assert [e["type"] for e in feed] == ["version.created", "version.ready"]
+    assert feed[0]["data"]["version"]["status"] == "ready"  # as committed: never pending
     again = client.post("/api/v1/models/fraud/versions", json={
         "finalize": True, "source_uri": "s3://models/fraud/7", "run": {"metrics": {"auc": 0.9}}},
         headers={"Idempotency-Key": "train-job-7"})
